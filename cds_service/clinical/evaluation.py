@@ -126,6 +126,7 @@ class LabValue:
     status: str = "final"
     code: str | None = None  # LOINC
     note: str | None = None  # e.g. "computed with CKD-EPI 2021 from creatinine 1.4 mg/dL"
+    derived_from: tuple[str, ...] = ()  # computed values: the input Observations' ids
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,9 @@ class ClinicalHistory:
     hyperphosphataemia: bool = False
     soft_tissue_neoplasm: bool = False
     recent_leg_injury: bool = False
-    inflammation: bool = False
+    inflammation: bool = False  # inflammation or connective tissue disease (§6.34)
+    connective_tissue_disease: bool = False  # dermatomyositis, scleroderma, lupus
+    hypervitaminosis_d: bool = False
     evidence: tuple[tuple[str, str], ...] = ()  # (concept, "Condition/id: display (code)")
 
 

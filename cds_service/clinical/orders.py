@@ -1,0 +1,56 @@
+"""Tests already ordered (§3, §6.8, §6.36): they are never suggested again.
+
+An order is open when its ServiceRequest is ``active`` or ``draft``, is not a do-not-perform
+request, and was authored within ``window_days`` of ``now`` — or has no ``authoredOn`` at all
+(§6.8). "The same test" is the artifact's value set of the test: any calcium code covers calcium,
+creatinine and eGFR codes both cover the renal core lab, a referral covers its specialty. One
+ServiceRequest with several codings may cover several tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from cds_service.clinical.evaluation import OpenOrder, OpenOrders
+from cds_service.clinical.patient import as_utc, codings, parse_fhir_datetime
+from cds_service.clinical.patient_data import Resource
+from cds_service.knowledge.terminology import SystemName, Terminology
+
+OPEN_STATUSES = frozenset({"active", "draft"})
+
+
+def find_open_orders(
+    service_requests: Sequence[Resource], terminology: Terminology, now: datetime, window_days: int
+) -> OpenOrders:
+    """Every (test, ServiceRequest) pair that makes the test already ordered."""
+    codes_by_test = {test: terminology.codes_covering(test) for test in terminology.orders}
+    system_by_uri = _system_names_by_uri(terminology)
+    open_orders: list[OpenOrder] = []
+    for request in service_requests:
+        if not _is_open(request, as_utc(now), window_days):
+            continue
+        ordered = {
+            (system_by_uri[coding.get("system")], coding["code"])
+            for coding in codings(request.get("code"))
+            if coding.get("system") in system_by_uri
+        }
+        authored_on = parse_fhir_datetime(request.get("authoredOn"))
+        open_orders.extend(
+            OpenOrder(covers=test, service_request_id=str(request.get("id", "")), authored_on=authored_on)
+            for test, codes in codes_by_test.items()
+            if ordered & codes
+        )
+    return OpenOrders(orders=tuple(open_orders))
+
+
+def _is_open(request: Resource, now: datetime, window_days: int) -> bool:
+    if request.get("status") not in OPEN_STATUSES or request.get("doNotPerform") is True:
+        return False
+    authored_on = parse_fhir_datetime(request.get("authoredOn"))
+    return authored_on is None or now - authored_on <= timedelta(days=window_days)
+
+
+def _system_names_by_uri(terminology: Terminology) -> dict[object, SystemName]:
+    """Each URI (canonical or alias) of a code system, mapped to the artifact's short name."""
+    return {uri: name for name, system in terminology.systems.items() for uri in system.names()}
