@@ -206,19 +206,19 @@ class Mechanism(StrEnum):
 
 @dataclass(frozen=True)
 class SuggestedOrder:
-    """One suggestion of a card: a test, imaging study or referral to propose."""
+    """One suggestion of a card: a test, imaging study or referral to propose.
 
-    test: str  # the key OpenOrders uses (calcium, mri, referral-nephrology, ...)
+    ``test`` names the order in the artifact's terminology (the codes are looked up when the
+    draft ServiceRequest is built) and is the key `OpenOrders` uses.
+    """
+
+    test: str  # calcium, phosphate, creatinine, albumin, pth, vitamin-d, mri, ct, us,
+    # referral-nephrology, referral-endocrinology, referral-sarcoma
     kind: str  # laboratory, imaging, referral
     label: str  # what the clinician reads on the button
-    system: str | None  # code system of the order code; None = text only
-    code: str | None
-    display: str
     reason: str  # why this is suggested (shown in the detail)
     laterality: Laterality = Laterality.UNKNOWN
-    reason_code: tuple[str, str, str] | None = None  # (system, code, display), e.g. sarcoma
     recommended: bool = False
-    extra_codes: tuple[tuple[str, str, str], ...] = ()  # e.g. CPT alongside text
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,14 @@ class Evaluation:
     rules: tuple[RuleOutcome, ...] = ()
     data_gaps: tuple[str, ...] = ()  # "labs: FHIR server timed out" ...
     report_date: datetime | None = None
+
+    @property
+    def outcome_reason(self) -> str | None:
+        if not self.scope.evaluated:
+            return self.scope.reason
+        if not self.reading.finding_counts:
+            return "the report does not describe a present or possible soft-tissue calcification"
+        return None
 
     @property
     def outcome(self) -> str:

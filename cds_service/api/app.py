@@ -1,0 +1,62 @@
+"""The FastAPI application: shared resources from the lifespan, routes, error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from cds_service.api.errors import install_error_handlers
+from cds_service.api.routes import router
+from cds_service.api.slashes import CollapseSlashes
+from cds_service.audit.store import AuditStore, MemoryAuditStore
+from cds_service.fhir.client import make_http_client
+from cds_service.knowledge import Artifact, load_artifact
+from cds_service.security.gate import SecurityGate
+from cds_service.services.registry import build_services
+from cds_service.services.resources import ServiceResources
+from cds_service.settings import Settings, load_settings
+
+log = logging.getLogger("cds_service.app")
+
+
+def create_app(settings: Settings | None = None, *, audit: AuditStore | None = None,
+               artifact: Artifact | None = None) -> FastAPI:
+    """Build the app; settings, artifact and clients are validated here, before serving."""
+    settings = settings or load_settings()
+    artifact = artifact or load_artifact(settings.knowledge_file)
+    gate = SecurityGate(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with make_http_client(settings) as http_client:
+            resources = ServiceResources(
+                settings=settings,
+                artifact=artifact,
+                http_client=http_client,
+                audit=audit or MemoryAuditStore(),
+            )
+            app.state.resources = resources
+            app.state.services = build_services(resources)
+            yield
+        await gate.close()
+
+    app = FastAPI(title="Calcification CDS Hooks service", lifespan=lifespan, openapi_url=None,
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.gate = gate
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(CollapseSlashes)
+    return app

@@ -1,0 +1,421 @@
+"""The five rules of clinical-rules.md §4, and the suspected mechanism of §4.1.
+
+Each rule answers: does it fire, why (or why not), with which indicator and which suggestions.
+Suggestions for tests already ordered are withheld (§3 orders, §6.8, §6.36); a rule whose every
+suggestion is withheld still fires if its reason stands, except CalcMetabolicWorkup, whose only
+purpose is the orders (§6.13).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from cds_service.clinical.evaluation import (
+    ClinicalHistory,
+    Depth,
+    FindingType,
+    LabPanel,
+    LabValue,
+    Laterality,
+    Mechanism,
+    OpenOrders,
+    ReportReading,
+    RuleOutcome,
+    SuggestedOrder,
+    WithheldSuggestion,
+)
+from cds_service.knowledge import Artifact
+
+RULE_ORDER = ("CalcRedFlags", "CalcMetabolicAbnormal", "CalcMetabolicWorkup", "CalcFurtherImaging",
+              "CalcBenignPattern")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the rules look at, gathered once."""
+
+    reading: ReportReading
+    labs: LabPanel
+    history: ClinicalHistory
+    orders: OpenOrders
+    is_child: bool
+    artifact: Artifact
+
+    @property
+    def laterality(self) -> Laterality:
+        return self.reading.features.laterality
+
+    @property
+    def non_specific(self) -> bool:
+        return self.reading.finding_type is FindingType.NON_SPECIFIC
+
+    @property
+    def specific_benign(self) -> bool:
+        return self.reading.finding_type is FindingType.SPECIFIC_BENIGN
+
+
+@dataclass(frozen=True)
+class Decision:
+    fired: bool
+    reasons: tuple[str, ...]
+
+
+# ----------------------------------------------------------------- lab judgements
+
+
+def is_high(lab: LabValue | None, is_child: bool) -> bool:
+    """Above its upper limit; children also by their own H/HH flag (§5), adults never (§6.28)."""
+    if lab is None:
+        return False
+    if is_child and lab.interpretation in ("H", "HH"):
+        return True
+    if lab.upper_limit is None or lab.comparator in ("<", "<="):
+        return False  # an upper bound never proves a value above a limit
+    return lab.value > lab.upper_limit
+
+
+def egfr_below(lab: LabValue | None, threshold: float) -> bool:
+    """A value with a comparator is its bound on the comparator's side (§6.28).
+
+    "<60" is below 60 and "<15" below 30; ">15" proves nothing against 30, ">90" is not below 60.
+    """
+    if lab is None or lab.comparator in (">", ">="):
+        return False
+    if lab.comparator == "<":
+        return lab.value <= threshold
+    return lab.value < threshold
+
+
+def describe(lab: LabValue) -> str:
+    comparator = lab.comparator or ""
+    return f"{lab.analyte} {comparator}{lab.value:g} {lab.unit}"
+
+
+# ----------------------------------------------------------------- red flags (CalcRedFlags)
+
+
+def red_flags(facts: Facts) -> tuple[str, ...]:
+    """The red flags of §4 and §6.3, each as the reason a clinician reads."""
+    features = facts.reading.features
+    limit = facts.artifact.parameters.red_flag_size_cm
+    flags = []
+    if features.size_cm is not None and features.size_cm > limit:
+        flags.append(f"size {features.size_cm:g} cm (> {limit:g} cm)")
+    if features.depth is Depth.DEEP:
+        flags.append("deep to the fascia")
+    if features.associated_mass:
+        flags.append("associated soft-tissue mass")
+    if features.bone_involvement:
+        flags.append("bone involvement")
+    if features.growth:
+        flags.append("growth")
+    if features.painful_mass:
+        flags.append("painful mass")
+    if features.concerning_patterns:
+        flags.append("concerning pattern: " + ", ".join(sorted(features.concerning_patterns)))
+    if features.suspected_malignancy:
+        flags.append("the report raises a suspicion of malignancy")
+    return tuple(flags)
+
+
+def red_flag_indicator(facts: Facts) -> str:
+    features = facts.reading.features
+    large = features.size_cm is not None and features.size_cm > facts.artifact.parameters.red_flag_size_cm
+    if features.bone_involvement or (features.associated_mass and (large or features.depth is Depth.DEEP)):
+        return "critical"
+    return "warning"
+
+
+def red_flag_suggestions(facts: Facts) -> list[SuggestedOrder]:
+    side = facts.laterality
+    suggestions = [
+        SuggestedOrder("mri", "imaging", "MRI lower extremity without and with IV contrast",
+                       "characterise the lesion before any biopsy", side),
+        SuggestedOrder("referral-sarcoma", "referral", "Refer to orthopaedic oncology / sarcoma service",
+                       "red flags for a soft-tissue sarcoma (NICE NG12)", side),
+    ]
+    if facts.reading.features.nature_unclear:
+        suggestions.append(SuggestedOrder(
+            "ct", "imaging", "CT lower extremity without contrast",
+            "calcification vs ossification is unclear on the radiograph", side))
+    return suggestions
+
+
+# ----------------------------------------------------------------- metabolism (CalcMetabolicAbnormal)
+
+
+def metabolic_abnormalities(facts: Facts) -> tuple[str, ...]:
+    labs, history, child = facts.labs, facts.history, facts.is_child
+    found = []
+    if is_high(labs.calcium, child):
+        found.append(f"calcium above the upper limit ({_lab_with_limit(labs.calcium)})")
+    for analyte, name in (("phosphate", "phosphate"), ("pth", "PTH")):
+        lab = labs.values.get(analyte)
+        if is_high(lab, child):
+            found.append(f"{name} above the upper limit ({_lab_with_limit(lab)})")
+    threshold = facts.artifact.parameters.egfr_threshold
+    if egfr_below(labs.egfr, threshold):
+        assert labs.egfr is not None
+        found.append(f"eGFR below {threshold:g} ({describe(labs.egfr)})")
+    conditions = (
+        (history.ckd_triggering, "chronic kidney disease (G3-G5, unstaged, ESRD or dialysis)"),
+        (history.hyperparathyroidism, "hyperparathyroidism"),
+        (history.hypercalcaemia, "hypercalcaemia"),
+        (history.hyperphosphataemia, "hyperphosphataemia"),
+    )
+    found.extend(f"active condition: {name}" for present, name in conditions if present)
+    return tuple(found)
+
+
+def _lab_with_limit(lab: LabValue | None) -> str:
+    assert lab is not None
+    limit = f", upper limit {lab.upper_limit:g}" if lab.upper_limit is not None else ", flagged high"
+    return describe(lab) + limit
+
+
+def metabolic_suggestions(facts: Facts) -> list[SuggestedOrder]:
+    labs = facts.labs
+    suggestions = []
+    if "pth" not in labs.values:
+        suggestions.append(SuggestedOrder("pth", "laboratory", "PTH, intact",
+                                          "no recent PTH (365 days)"))
+    if "vitamin-d" not in labs.values:
+        suggestions.append(SuggestedOrder("vitamin-d", "laboratory", "25-OH vitamin D",
+                                          "no recent 25-OH vitamin D (365 days)"))
+    if needs_nephrology(facts):
+        suggestions.append(SuggestedOrder("referral-nephrology", "referral", "Refer to nephrology",
+                                          nephrology_reason(facts)))
+    if needs_endocrinology(facts):
+        suggestions.append(SuggestedOrder("referral-endocrinology", "referral", "Refer to endocrinology",
+                                          "high calcium with high PTH, or hyperparathyroidism, "
+                                          "without kidney disease"))
+    return suggestions
+
+
+def needs_nephrology(facts: Facts) -> bool:
+    """eGFR < 30, ESRD or dialysis, or eGFR < 60 with high phosphate (§4)."""
+    params, labs = facts.artifact.parameters, facts.labs
+    severe = egfr_below(labs.egfr, params.egfr_nephrology_threshold) or facts.history.esrd_or_dialysis
+    high_phosphate = is_high(labs.values.get("phosphate"), facts.is_child)
+    return severe or (egfr_below(labs.egfr, params.egfr_threshold) and high_phosphate)
+
+
+def nephrology_reason(facts: Facts) -> str:
+    if facts.history.esrd_or_dialysis:
+        return "end-stage kidney disease or dialysis"
+    if egfr_below(facts.labs.egfr, facts.artifact.parameters.egfr_nephrology_threshold):
+        return "eGFR below 30"
+    return "eGFR below 60 with high phosphate"
+
+
+def needs_endocrinology(facts: Facts) -> bool:
+    """§4 with §6.7 and §6.12: primary hyperparathyroidism pattern, no kidney disease."""
+    labs, history, child = facts.labs, facts.history, facts.is_child
+    kidney_disease = history.ckd_triggering or egfr_below(labs.egfr, facts.artifact.parameters.egfr_threshold)
+    if kidney_disease:
+        return False
+    high_calcium_and_pth = is_high(labs.calcium, child) and is_high(labs.values.get("pth"), child)
+    return high_calcium_and_pth or history.hyperparathyroidism
+
+
+# ----------------------------------------------------------------- work-up (CalcMetabolicWorkup)
+
+CORE_LAB_LABELS = {"calcium": "Calcium", "phosphate": "Phosphate", "creatinine": "Creatinine"}
+
+
+def workup_suggestions(facts: Facts) -> list[SuggestedOrder]:
+    labs = facts.labs
+    suggestions = [
+        SuggestedOrder(core, "laboratory", CORE_LAB_LABELS[core], f"no recent {core} result")
+        for core in ("calcium", "phosphate", "creatinine") if core in labs.missing_core
+    ]
+    calcium_suggested = "calcium" in labs.missing_core and not facts.orders.covers("calcium")
+    if calcium_suggested and "albumin" not in labs.values:
+        suggestions.append(SuggestedOrder("albumin", "laboratory", "Albumin",
+                                          "to correct the calcium for albumin"))
+    systemic = systemic_cause_suspected(facts)
+    if systemic and "pth" not in labs.values:
+        suggestions.append(SuggestedOrder("pth", "laboratory", "PTH, intact",
+                                          f"a systemic cause is suspected ({systemic})"))
+    return suggestions
+
+
+def systemic_cause_suspected(facts: Facts) -> str:
+    """Multiplicity, periarticular location or CKD history (§4, §6.29); '' when none."""
+    features = facts.reading.features
+    clues = []
+    if features.multiplicity:
+        clues.append("multiple calcifications")
+    if "periarticular" in features.locations:
+        clues.append("periarticular")
+    if facts.history.ckd_any or "ckd" in features.history:
+        clues.append("kidney disease history")
+    return ", ".join(clues)
+
+
+# ----------------------------------------------------------------- imaging (CalcFurtherImaging)
+
+
+def imaging_suggestions(facts: Facts) -> list[SuggestedOrder]:
+    side = facts.laterality
+    suggestions = []
+    if facts.reading.features.depth is not Depth.DEEP:
+        suggestions.append(SuggestedOrder("us", "imaging", "Ultrasound of the lower extremity",
+                                          "superficial or depth unknown: ultrasound shows the lesion "
+                                          "and its relation to the fascia", side))
+    suggestions.append(SuggestedOrder("ct", "imaging", "CT lower extremity without contrast",
+                                      "characterise the mineralisation", side))
+    return suggestions
+
+
+# ----------------------------------------------------------------- the five rules
+
+
+def apply_rules(facts: Facts, *, all_silent: bool = False) -> tuple[RuleOutcome, ...]:
+    """Every rule not retired, in the order of §4; `all_silent` for an expired artifact."""
+    outcomes = []
+    for rule_id in RULE_ORDER:
+        definition = facts.artifact.rules[rule_id]
+        if definition.status == "retired":
+            continue
+        status = "silent" if all_silent else definition.status
+        outcomes.append(RULES[rule_id](facts, rule_id, definition.version, status))
+    return tuple(outcomes)
+
+
+def _outcome(facts: Facts, rule_id: str, version: str, status: str, decision: Decision, *,
+             indicator: str, suggestions: list[SuggestedOrder], selection: str,
+             suppress_when_empty: bool = False) -> RuleOutcome:
+    if not decision.fired:
+        return RuleOutcome(rule_id, version, status, fired=False, reasons=decision.reasons)
+    kept, withheld = _withhold_ordered(suggestions, facts.orders)
+    kept = _recommend_first(kept)
+    suppressed = None
+    if suppress_when_empty and not kept:
+        suppressed = "every suggested test is already ordered"
+    return RuleOutcome(rule_id, version, status, fired=True, reasons=decision.reasons,
+                       indicator=indicator, suggestions=tuple(kept), withheld=tuple(withheld),
+                       selection_behavior=selection if kept else None, suppressed=suppressed)
+
+
+def _withhold_ordered(suggestions: list[SuggestedOrder],
+                      orders: OpenOrders) -> tuple[list[SuggestedOrder], list[WithheldSuggestion]]:
+    kept, withheld = [], []
+    for suggestion in suggestions:
+        order = next((o for o in orders.orders if o.covers == suggestion.test), None)
+        if order is None:
+            kept.append(suggestion)
+            continue
+        when = f", {order.authored_on.date().isoformat()}" if order.authored_on else ""
+        withheld.append(WithheldSuggestion(
+            suggestion.test, f"already ordered (ServiceRequest/{order.service_request_id}{when})"))
+    return kept, withheld
+
+
+def _recommend_first(suggestions: list[SuggestedOrder]) -> list[SuggestedOrder]:
+    """The first suggestion the §4 table lists for a card is isRecommended (§6.39)."""
+    return [replace(s, recommended=index == 0) for index, s in enumerate(suggestions)]
+
+
+def _finding_does_not_count() -> Decision:
+    return Decision(False, ("the finding does not count",))
+
+
+def rule_red_flags(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
+    flags = red_flags(facts) if facts.reading.finding_counts else ()
+    decision = Decision(bool(flags), flags or ("no red flag",))
+    if not facts.reading.finding_counts:
+        decision = _finding_does_not_count()
+    return _outcome(facts, rule_id, version, status, decision, indicator=red_flag_indicator(facts),
+                    suggestions=red_flag_suggestions(facts), selection="any")
+
+
+def rule_metabolic_abnormal(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
+    found = metabolic_abnormalities(facts)
+    decision = Decision(bool(found), found or ("no abnormal recent lab and no triggering condition",))
+    if not facts.reading.finding_counts:
+        decision = _finding_does_not_count()
+    return _outcome(facts, rule_id, version, status, decision, indicator="warning",
+                    suggestions=metabolic_suggestions(facts), selection="any")
+
+
+def rule_metabolic_workup(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
+    missing = facts.labs.missing_core
+    if not facts.reading.finding_counts:
+        decision = _finding_does_not_count()
+    elif not facts.non_specific:
+        decision = Decision(False, ("a specific benign entity (type B) needs no work-up",))
+    elif not missing:
+        decision = Decision(False, ("calcium, phosphate and creatinine/eGFR are all recent",))
+    else:
+        decision = Decision(True, tuple(f"no recent usable {core}" for core in missing))
+    return _outcome(facts, rule_id, version, status, decision, indicator="info",
+                    suggestions=workup_suggestions(facts), selection="any", suppress_when_empty=True)
+
+
+def rule_further_imaging(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
+    if not facts.reading.finding_counts:
+        decision = _finding_does_not_count()
+    elif not facts.non_specific:
+        decision = Decision(False, ("a specific benign entity (type B)",))
+    elif red_flags(facts):
+        decision = Decision(False, ("red flags present: CalcRedFlags applies instead",))
+    else:
+        decision = Decision(True, ("non-specific calcification without red flags",))
+    return _outcome(facts, rule_id, version, status, decision, indicator="info",
+                    suggestions=imaging_suggestions(facts), selection="at-most-one")
+
+
+def rule_benign_pattern(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
+    if not facts.reading.finding_counts:
+        decision = _finding_does_not_count()
+    elif not facts.specific_benign:
+        decision = Decision(False, ("not a specific benign entity",))
+    elif red_flags(facts):
+        decision = Decision(False, ("red flags present",))
+    elif metabolic_abnormalities(facts):
+        decision = Decision(False, ("metabolic abnormality present",))
+    else:
+        entities = ", ".join(sorted(facts.reading.benign_entities)) or "specific benign entity"
+        decision = Decision(True, (f"specific benign pattern ({entities}) without red flags or "
+                                   "metabolic abnormality",))
+    return _outcome(facts, rule_id, version, status, decision, indicator="info", suggestions=[],
+                    selection="any")
+
+
+RULES: dict[str, Callable[[Facts, str, str, str], RuleOutcome]] = {
+    "CalcRedFlags": rule_red_flags,
+    "CalcMetabolicAbnormal": rule_metabolic_abnormal,
+    "CalcMetabolicWorkup": rule_metabolic_workup,
+    "CalcFurtherImaging": rule_further_imaging,
+    "CalcBenignPattern": rule_benign_pattern,
+}
+
+
+# ----------------------------------------------------------------- §4.1 mechanism
+
+
+def suspected_mechanisms(facts: Facts) -> tuple[Mechanism, ...]:
+    history = facts.reading.features.history
+    found = []
+    if metabolic_abnormalities(facts):
+        found.append(Mechanism.METASTATIC)
+    injury = bool(history & {"trauma", "fracture", "surgery", "haematoma"}) or facts.history.recent_leg_injury
+    inflammation = bool(history & {"inflammation", "connective-tissue"}) or facts.history.inflammation
+    if injury or facts.reading.features.associated_mass or inflammation:
+        found.append(Mechanism.DYSTROPHIC)
+    if "calcium-injection" in history:
+        found.append(Mechanism.IATROGENIC)
+    if not found and core_labs_recent_and_normal(facts):
+        found.append(Mechanism.IDIOPATHIC)
+    return tuple(found) or (Mechanism.UNDETERMINED,)
+
+
+def core_labs_recent_and_normal(facts: Facts) -> bool:
+    labs = facts.labs
+    if labs.missing_core:
+        return False
+    return not (is_high(labs.calcium, facts.is_child)
+                or is_high(labs.values.get("phosphate"), facts.is_child)
+                or egfr_below(labs.egfr, facts.artifact.parameters.egfr_threshold))

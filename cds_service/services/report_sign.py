@@ -1,0 +1,79 @@
+"""The report-sign use case: a radiologist signs a report; answer with cards for its finding.
+
+gather (prefetch, then FHIR) → evaluate (clinical, pure) → render cards → the invocation frame
+guards, records and logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from cds_service.cards import render_cards
+from cds_service.cdshooks.models import ReportSignContext, ServiceDefinition
+from cds_service.cdshooks.validation import describe_errors
+from cds_service.clinical.evaluate import evaluate
+from cds_service.errors import BadRequest
+from cds_service.fhir.gatherer import DataRequirement, report_sign_requirements
+from cds_service.knowledge import Artifact
+from cds_service.security.caller import Caller
+from cds_service.services.gathering import gather_report
+from cds_service.services.invocation import Invocation, UseCaseResult, parse_request, run_invocation
+from cds_service.services.prefetch_templates import report_sign_templates
+from cds_service.services.resources import ServiceResources
+from cds_service.services.summaries import card_records, evaluation_summary
+from cds_service.settings import Settings
+
+SERVICE_ID = "calcification-report-sign"
+
+
+def definition(settings: Settings, artifact: Artifact) -> ServiceDefinition:
+    return ServiceDefinition(
+        hook=settings.report_sign_hook,
+        id=SERVICE_ID,
+        title="Soft-tissue calcification on a lower-limb radiograph",
+        description=(
+            "When a radiology report of a lower-limb radiograph that mentions soft-tissue "
+            "calcification is signed, checks the patient's calcium, phosphate, PTH and kidney "
+            "function and suggests the labs, imaging or referral the finding calls for, as "
+            f"draft orders. Knowledge artifact {artifact.id} {artifact.version}."
+        ),
+        usageRequirements=(
+            "Send the signed DiagnosticReport (final, amended, corrected or appended) by prefetch "
+            "or give fhirServer access with read scopes for Patient, DiagnosticReport, Observation, "
+            "Condition, ServiceRequest and Binary."
+        ),
+        prefetch=report_sign_templates(artifact),
+    )
+
+
+def parse_context(raw: dict[str, Any]) -> ReportSignContext:
+    try:
+        return ReportSignContext.model_validate(raw)
+    except ValidationError as exc:
+        raise BadRequest(describe_errors(exc.errors(), prefix="context.")) from None
+
+
+def requirements(artifact: Artifact) -> list[DataRequirement]:
+    return report_sign_requirements(report_sign_templates(artifact))
+
+
+async def invoke(body: dict[str, Any], caller: Caller, resources: ServiceResources) -> dict[str, Any]:
+    request = parse_request(body, resources.settings.report_sign_hook)
+    parse_context(request.context)
+
+    async def use_case(invocation: Invocation) -> UseCaseResult:
+        data = await gather_report(invocation, requirements(resources.artifact), resources)
+        evaluation = evaluate(data, resources.artifact, resources.clock())
+        cards = render_cards(evaluation, resources.artifact, resources.settings.topic_system)
+        return UseCaseResult(
+            outcome=evaluation.outcome,
+            outcome_reason=evaluation.outcome_reason,
+            cards=[card.card for card in cards],
+            card_records=card_records(cards),
+            evaluations=[evaluation_summary(evaluation)],
+        )
+
+    return await run_invocation(service_id=SERVICE_ID, request=request, caller=caller,
+                                resources=resources, use_case=use_case)
