@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-OUTCOMES = ("cards", "no-finding", "out-of-scope", "suppressed", "silent", "deadline",
-            "precondition-failed", "rejected", "error")
+OUTCOMES = (
+    "cards",
+    "no-finding",
+    "out-of-scope",
+    "suppressed",
+    "silent",
+    "deadline",
+    "precondition-failed",
+    "rejected",
+    "error",
+)
 
 FEEDBACK_OUTCOMES = ("accepted", "overridden")
 

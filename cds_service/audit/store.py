@@ -41,15 +41,20 @@ class AuditStore(Protocol):
     async def recorded_response(self, service: str, hook_instance: str) -> dict[str, Any] | None:
         """The response recorded for this hookInstance of this service, if any."""
 
-
-class FeedbackStore(Protocol):
-    async def record_feedback(self, service: str, items: Sequence[FeedbackRecord],
-                              client_issuer: str | None, received_at: datetime | None = None
-                              ) -> FeedbackReceipt:
+    async def record_feedback(
+        self,
+        service: str,
+        items: Sequence[FeedbackRecord],
+        client_issuer: str | None,
+        received_at: datetime | None = None,
+    ) -> FeedbackReceipt:
         """Store each distinct item once (decision 7); raise AuditUnavailable on failure."""
 
     async def ready(self) -> bool:
         """Whether the store can record now (for /readyz)."""
+
+    async def close(self) -> None:
+        """Release connections at shutdown."""
 
 
 class MemoryAuditStore:
@@ -74,9 +79,13 @@ class MemoryAuditStore:
                 return record.response
         return None
 
-    async def record_feedback(self, service: str, items: Sequence[FeedbackRecord],
-                              client_issuer: str | None, received_at: datetime | None = None
-                              ) -> FeedbackReceipt:
+    async def record_feedback(
+        self,
+        service: str,
+        items: Sequence[FeedbackRecord],
+        client_issuer: str | None,
+        received_at: datetime | None = None,
+    ) -> FeedbackReceipt:
         self._check()
         keyed, repeats = distinct(items)
         fresh = [(key, item) for key, item in keyed if key not in self.feedback]

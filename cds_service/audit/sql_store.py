@@ -1,0 +1,272 @@
+"""The durable audit store: SQLAlchemy (sync engine, run off the event loop), hash-chained.
+
+The app is async but the database work is short and serialised by the chain anyway, so a sync
+engine in worker threads is simpler than an async driver and works the same on SQLite and
+PostgreSQL. Within one process a lock queues writers before they take a connection, so a burst
+of invocations waits on the lock rather than exhausting the pool or spinning on SQLite's busy
+handler; across processes the chain-head lock (chain.py) does the same job.
+
+Any database failure surfaces as ``AuditUnavailable``: the caller answers no cards (design.md
+decision 5), and ``cds_audit_store_failures_total`` counts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import orjson
+from prometheus_client import Counter
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from cds_service.audit import chain
+from cds_service.audit.engine import WRITE, make_engine
+from cds_service.audit.feedback import clean_comment, distinct, first_coded, joined_comments
+from cds_service.audit.records import FeedbackReceipt, FeedbackRecord, InvocationRecord
+from cds_service.audit.schema import card, chain_head, feedback, invocation
+from cds_service.audit.store import AlreadyRecorded, AuditUnavailable
+
+log = logging.getLogger("cds_service.audit")
+
+AUDIT_STORE_FAILURES = Counter(
+    "cds_audit_store_failures_total", "Audit store operations that failed (answered with no cards)"
+)
+
+T = TypeVar("T")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values (dates as ISO text, tuples as lists): what the database gives back."""
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
+
+
+class SqlAuditStore:
+    """The audit store on SQLite or PostgreSQL; build one per process, close it at shutdown."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, database_url: str) -> SqlAuditStore:
+        return cls(make_engine(database_url))
+
+    async def record_invocation(self, record: InvocationRecord) -> None:
+        await self._run(lambda: self._write_invocation(record))
+
+    async def recorded_response(self, service: str, hook_instance: str) -> dict[str, Any] | None:
+        return await self._run(lambda: self._read_response(service, hook_instance))
+
+    async def record_feedback(
+        self,
+        service: str,
+        items: Sequence[FeedbackRecord],
+        client_issuer: str | None,
+        received_at: datetime | None = None,
+    ) -> FeedbackReceipt:
+        """Store each distinct item once; items already on record count as duplicates."""
+        when = received_at or datetime.now(UTC)
+        return await self._run(lambda: self._write_feedback(service, items, client_issuer, when))
+
+    async def ready(self) -> bool:
+        """True when the database answers and the chain exists (for /readyz)."""
+        try:
+            await self._run(self._probe)
+        except AuditUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await anyio.to_thread.run_sync(self.engine.dispose)
+
+    # ------------------------------------------------------------------ in worker threads
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        try:
+            return await anyio.to_thread.run_sync(work)
+        except AlreadyRecorded:
+            raise
+        except (SQLAlchemyError, chain.ChainNotInitialised, OSError) as failure:
+            AUDIT_STORE_FAILURES.inc()
+            log.error("audit store failure: %s", _short(failure))
+            raise AuditUnavailable(_short(failure)) from failure
+
+    def _probe(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(select(chain_head.c.last_seq)).one()
+
+    def _read_response(self, service: str, hook_instance: str) -> dict[str, Any] | None:
+        query = select(invocation.c.response).where(
+            invocation.c.service == service, invocation.c.hook_instance == hook_instance
+        )
+        with self.engine.connect() as connection:
+            response: dict[str, Any] | None = connection.execute(query).scalar_one_or_none()
+        return response
+
+    def _write_invocation(self, record: InvocationRecord) -> None:
+        with self._write_lock, self.engine.connect() as connection:
+            connection.execution_options(**WRITE)
+            with connection.begin():
+                head = chain.lock_head(connection)
+                existing = self._recorded_in(connection, record.service, record.hook_instance)
+                if existing is not None:
+                    raise AlreadyRecorded(existing)
+                chain.append(connection, invocation_records(record, head[0] + 1), head)
+
+    def _recorded_in(self, connection: Connection, service: str, hook_instance: str) -> Any:
+        query = select(invocation.c.response).where(
+            invocation.c.service == service, invocation.c.hook_instance == hook_instance
+        )
+        return connection.execute(query).scalar_one_or_none()
+
+    def _write_feedback(
+        self, service: str, items: Sequence[FeedbackRecord], client_issuer: str | None, received_at: datetime
+    ) -> FeedbackReceipt:
+        keyed, repeats = distinct(items)
+        with self._write_lock, self.engine.connect() as connection:
+            connection.execution_options(**WRITE)
+            with connection.begin():
+                head = chain.lock_head(connection)
+                on_record = _known_keys(connection, [key for key, _ in keyed])
+                fresh = [(key, item) for key, item in keyed if key not in on_record]
+                cards = _card_seqs(connection, service, [item.card_uuid for _, item in fresh])
+                pending = [
+                    feedback_record(key, item, service, cards.get(item.card_uuid), client_issuer, received_at)
+                    for key, item in fresh
+                ]
+                if pending:
+                    chain.append(connection, pending, head)
+        unknown = sum(1 for _, item in fresh if item.card_uuid not in cards)
+        return FeedbackReceipt(
+            stored=len(fresh), duplicates=repeats + len(keyed) - len(fresh), unknown_cards=unknown
+        )
+
+
+def _short(failure: BaseException) -> str:
+    """The first line of a driver error: enough to act on, without the SQL and parameters."""
+    return (str(failure).strip().splitlines() or [type(failure).__name__])[0][:300]
+
+
+def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    query = select(feedback.c.identity_key).where(feedback.c.identity_key.in_(keys))
+    return set(connection.execute(query).scalars())
+
+
+def _card_seqs(connection: Connection, service: str, uuids: list[str]) -> dict[str, int]:
+    """Sequence numbers of the cards this service sent, by uuid."""
+    if not uuids:
+        return {}
+    query = (
+        select(card.c.uuid, card.c.seq)
+        .join(invocation, invocation.c.seq == card.c.invocation_seq)
+        .where(card.c.uuid.in_(set(uuids)), invocation.c.service == service)
+    )
+    return {row.uuid: int(row.seq) for row in connection.execute(query)}
+
+
+# ---------------------------------------------------------------------- record → rows
+
+
+def invocation_records(record: InvocationRecord, invocation_seq: int) -> list[chain.PendingRecord]:
+    """The invocation, then its cards, then its rule firings, as rows ready to chain."""
+    rows = [chain.PendingRecord("invocation", invocation_content(record))]
+    for position, sent in enumerate(record.cards):
+        rows.append(
+            chain.PendingRecord(
+                "card",
+                {
+                    "invocation_seq": invocation_seq,
+                    "position": position,
+                    "uuid": sent.uuid,
+                    "topic": sent.topic,
+                    "rule_id": sent.rule_id,
+                    "rule_version": sent.rule_version,
+                    "indicator": sent.indicator,
+                    "report_id": sent.report_id,
+                    "suggestion_uuids": list(sent.suggestion_uuids),
+                },
+            )
+        )
+    for firing in record.rule_firings:
+        rows.append(
+            chain.PendingRecord(
+                "rule-firing",
+                {
+                    "invocation_seq": invocation_seq,
+                    "rule_id": firing.rule_id,
+                    "rule_version": firing.rule_version,
+                    "report_id": firing.report_id,
+                    "status": firing.status,
+                },
+            )
+        )
+    return rows
+
+
+def invocation_content(record: InvocationRecord) -> dict[str, Any]:
+    return {
+        "hook_instance": record.hook_instance,
+        "service": record.service,
+        "hook": record.hook,
+        "client_issuer": record.client_issuer,
+        "client_tenant": record.client_tenant,
+        "received_at": record.received_at,
+        "duration_ms": float(record.duration_ms),
+        "outcome": record.outcome,
+        "outcome_reason": record.outcome_reason,
+        "prefetch": jsonable(record.prefetch),
+        "evaluations": jsonable(record.evaluations),
+        "suppressions": jsonable(record.suppressions),
+        "response": jsonable(record.response),
+        "extension": jsonable(record.extension),
+        "artifact_id": record.artifact_id,
+        "artifact_version": record.artifact_version,
+        "artifact_hash": record.artifact_hash,
+    }
+
+
+def feedback_record(
+    key: str,
+    item: FeedbackRecord,
+    service: str,
+    card_seq: int | None,
+    client_issuer: str | None,
+    received_at: datetime,
+) -> chain.PendingRecord:
+    coded = first_coded(item.reasons)
+    reasons = [
+        {
+            "code": r.code,
+            "system": r.system,
+            "display": r.display,
+            "userComment": clean_comment(r.user_comment),
+        }
+        for r in item.reasons
+    ]
+    return chain.PendingRecord(
+        "feedback",
+        {
+            "identity_key": key,
+            "service": service,
+            "card_uuid": item.card_uuid,
+            "card_seq": card_seq,
+            "unknown_card": card_seq is None,
+            "outcome": item.outcome,
+            "outcome_timestamp": item.outcome_timestamp,
+            "accepted_suggestions": sorted(set(item.accepted_suggestions)),
+            "reason_code": coded.code if coded else None,
+            "reason_system": coded.system if coded else None,
+            "reason_display": coded.display if coded else None,
+            "user_comment": joined_comments(item.reasons),
+            "reasons": reasons,
+            "client_issuer": client_issuer,
+            "received_at": received_at,
+        },
+    )
