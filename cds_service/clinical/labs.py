@@ -118,7 +118,7 @@ def _read_observation(observation: Resource, context: _Context) -> LabValue | Un
         return UnusableLab(analyte, reason, effective, _id(observation), _as_written(observation))
 
     if status not in USABLE_STATUSES:
-        return unusable("preliminary" if status == "preliminary" else f"status '{status}'")
+        return unusable(_status_reason(status))
     measured = read_quantity(
         observation.get("valueQuantity"), context.terminology.quantity_of(analyte), context.ucum_systems
     )
@@ -127,6 +127,12 @@ def _read_observation(observation: Resource, context: _Context) -> LabValue | Un
     if effective is None:
         return unusable("no date")
     return _lab_value(observation, analyte, loinc, measured, effective, context)
+
+
+def _status_reason(status: object) -> str:
+    if status == "preliminary":
+        return "preliminary"  # may be shown, never used for a threshold (§3)
+    return f"status '{status}'" if status else "no status"
 
 
 def _analyte_and_code(observation: Resource, terminology: Terminology) -> tuple[str, str] | None:

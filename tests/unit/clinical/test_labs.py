@@ -88,6 +88,9 @@ def test_withdrawn_results_are_ignored(artifact: Artifact, status: str) -> None:
 def test_other_statuses_are_not_usable(artifact: Artifact) -> None:
     panel = assess(artifact, observation(PHOSPHATE, 6.0, status="registered"))
     assert reasons(panel) == {"phosphate": "status 'registered'"}
+    no_status = observation(PHOSPHATE, 6.0)
+    del no_status["status"]
+    assert reasons(assess(artifact, no_status)) == {"phosphate": "no status"}
 
 
 # --- §3: units ---------------------------------------------------------------------------------
@@ -832,3 +835,65 @@ def test_a_second_loinc_coding_is_enough(artifact: Artifact) -> None:
     obs["code"]["coding"].insert(0, {"system": "http://example.org/local", "code": "CA"})
     obs["code"]["coding"].insert(0, {"system": LOINC, "code": "0000-0"})
     assert "calcium-total" in assess(artifact, obs).values
+
+
+# --- §6.7, §6.12: what the endocrinology and nephrology decisions read -------------------------
+
+
+@pytest.mark.parametrize(
+    ("observations", "calcium_high", "pth_high"),
+    [
+        pytest.param(
+            (observation(CALCIUM_TOTAL, 10.8), observation(PTH, 80, "pg/mL")),
+            True,
+            True,
+            id="§6.7 recent calcium above the ULN with PTH above the ULN",
+        ),
+        pytest.param(
+            (observation(CALCIUM_TOTAL, 10.8, days=100), observation(PTH, 80, "pg/mL")),
+            False,
+            True,
+            id="§6.7 a stale high calcium is not a recent calcium above the ULN",
+        ),
+        pytest.param(
+            (
+                observation(CALCIUM_IONIZED, 1.2, "mmol/L"),
+                observation(CALCIUM_TOTAL, 10.8),
+                observation(PTH, 80, "pg/mL"),
+            ),
+            False,
+            True,
+            id="§6.12 'recent calcium above the ULN' is the chosen value: a normal ionized wins",
+        ),
+        pytest.param(
+            (
+                observation(CALCIUM_TOTAL, 10.2),
+                observation(ALBUMIN, 3.2, "g/dL"),
+                observation(PTH, 40, "pg/mL"),
+            ),
+            True,
+            False,
+            id="§6.12 a computed corrected calcium above the ULN is the chosen value",
+        ),
+    ],
+)
+def test_calcium_and_pth_above_the_upper_limit(
+    artifact: Artifact, observations: Sequence[dict[str, Any]], calcium_high: bool, pth_high: bool
+) -> None:
+    panel = assess(artifact, *observations)
+    assert panel.high("calcium") is calcium_high
+    assert panel.high("pth") is pth_high
+
+
+@pytest.mark.parametrize(
+    ("observations", "computed"),
+    [
+        pytest.param((observation(EGFR, 55, "mL/min/{1.73_m2}"),), False, id="§6.12 recent eGFR: measured"),
+        pytest.param((observation(CREATININE, 1.4),), True, id="§6.12 recent eGFR: computed counts too"),
+    ],
+)
+def test_recent_egfr_is_measured_or_computed(
+    artifact: Artifact, observations: Sequence[dict[str, Any]], computed: bool
+) -> None:
+    panel = assess(artifact, *observations, age=63, sex="female")
+    assert panel.egfr is not None and panel.egfr.value < 60 and panel.egfr.computed is computed
