@@ -9,7 +9,7 @@ import pytest
 from cds_service.clinical.conditions import assess_history
 from cds_service.clinical.evaluation import ClinicalHistory
 from cds_service.knowledge.terminology import Terminology
-from tests.unit.clinical.fhir import ICD10CM, NOW, SNOMED, condition, days_ago
+from tests.unit.clinical.builders import ICD10CM, NOW, SNOMED, condition, days_ago
 
 
 def history(terminology: Terminology, *conditions: dict[str, Any]) -> ClinicalHistory:

@@ -11,7 +11,7 @@ import pytest
 from cds_service.clinical.evaluation import LabPanel, UnusableLab
 from cds_service.clinical.labs import assess_labs
 from cds_service.knowledge import Artifact
-from tests.unit.clinical.fhir import (
+from tests.unit.clinical.builders import (
     ALBUMIN,
     CALCIUM_CORRECTED_MG,
     CALCIUM_CORRECTED_MMOL,

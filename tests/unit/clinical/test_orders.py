@@ -10,7 +10,7 @@ import pytest
 from cds_service.clinical.evaluation import OpenOrders
 from cds_service.clinical.orders import find_open_orders
 from cds_service.knowledge.terminology import Terminology
-from tests.unit.clinical.fhir import CPT, LOINC, NOW, SNOMED, service_request
+from tests.unit.clinical.builders import CPT, LOINC, NOW, SNOMED, service_request
 
 WINDOW = 30
 

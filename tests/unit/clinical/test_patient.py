@@ -8,7 +8,7 @@ import pytest
 
 from cds_service.clinical.patient import administrative_sex, age_in_years, is_child, parse_fhir_datetime
 from cds_service.knowledge import Artifact
-from tests.unit.clinical.fhir import NOW, patient
+from tests.unit.clinical.builders import NOW, patient
 
 
 @pytest.mark.parametrize(

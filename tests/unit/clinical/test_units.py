@@ -6,7 +6,7 @@ import pytest
 
 from cds_service.clinical.units import CanonicalValue, Unreadable, read_quantity
 from cds_service.knowledge.terminology import Terminology
-from tests.unit.clinical.fhir import UCUM, quantity
+from tests.unit.clinical.builders import UCUM, quantity
 
 UCUM_SYSTEMS = frozenset({UCUM})
 
