@@ -159,19 +159,9 @@ async def gather_report_sign(
                     _report_with_dependents(request, report_requirement, client, stats)
                 )
                 rest = group.create_task(gather_requirements(request, others, client, stats))
-    (report, dependents), found = report_side.result(), {**rest.result()}
-    found["report"] = report
-    data = PatientData(
-        report=report.resources[0],
-        patient=found["patient"].resources[0],
-        observations=_resources(found, "labs"),
-        conditions=_resources(found, "conditions"),
-        service_requests=_resources(found, "orders"),
-        report_results=dependents.results,
-        attachments=dependents.attachments,
-        gaps=(*_gaps(found, requirements), *dependents.gaps),
-    )
-    return Gathered(data=data, stats=stats)
+    report, dependents = report_side.result()
+    found = {**rest.result(), "report": report}
+    return Gathered(data=_patient_data(found, dependents, requirements), stats=stats)
 
 
 async def _report_with_dependents(
@@ -181,6 +171,21 @@ async def _report_with_dependents(
     prefetched_labs = classify_prefetch(request.prefetch, "labs", "Bundle").resource
     known = entry_resources(prefetched_labs) if prefetched_labs is not None else ()
     return report, await gather_report_dependents(report.resources[0], client, known)
+
+
+def _patient_data(
+    found: Mapping[str, KeyData], dependents: ReportDependents, requirements: Sequence[DataRequirement]
+) -> PatientData:
+    return PatientData(
+        report=found["report"].resources[0],
+        patient=found["patient"].resources[0],
+        observations=_resources(found, "labs"),
+        conditions=_resources(found, "conditions"),
+        service_requests=_resources(found, "orders"),
+        report_results=dependents.results,
+        attachments=dependents.attachments,
+        gaps=(*_gaps(found, requirements), *dependents.gaps),
+    )
 
 
 def _resources(found: Mapping[str, KeyData], key: str) -> tuple[Resource, ...]:

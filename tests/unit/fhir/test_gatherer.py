@@ -451,38 +451,66 @@ async def test_dependents_without_fhir_access_are_gaps(settings: Settings) -> No
 # ---------------------------------------------------------------- concurrency
 
 
-async def test_independent_queries_run_concurrently(fhir: respx.MockRouter, access: FhirAccess) -> None:
-    """Seven 200 ms calls (four keys, two results, one Binary) take about one call's time."""
-    settings = Settings(deadline_ms=5000, fhir_timeout_ms=2000)
-    in_flight, peak = 0, 0
+class SlowServer:
+    """Answers every route after 200 ms and remembers how many requests were in flight at once."""
 
-    def latency(body: dict[str, Any]) -> Any:
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.peak = 0
+
+    def answering(self, body: dict[str, Any]) -> Any:
         async def respond(request: httpx.Request) -> httpx.Response:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
             await asyncio.sleep(0.2)
-            in_flight -= 1
+            self.in_flight -= 1
             return httpx.Response(200, json=body)
 
         return respond
 
-    fhir.get("/Patient/pat1").mock(side_effect=latency(patient()))
-    fhir.get("/Observation/r1").mock(side_effect=latency(observation("r1")))
-    fhir.get("/Observation/r2").mock(side_effect=latency(observation("r2")))
-    fhir.get("/Observation").mock(side_effect=latency(bundle(observation("ca1"))))
-    fhir.get("/Condition").mock(side_effect=latency(bundle()))
-    fhir.get("/ServiceRequest").mock(side_effect=latency(bundle()))
-    fhir.get("/Binary/b1").mock(
-        side_effect=latency({"resourceType": "Binary", "contentType": "text/plain", "data": "SGk="})
-    )
-    the_report = report(results=("Observation/r1", "Observation/r2"), form_urls=("Binary/b1",))
+
+def serve_slowly(fhir: respx.MockRouter, server: SlowServer) -> None:
+    fhir.get("/Patient/pat1").mock(side_effect=server.answering(patient()))
+    fhir.get("/DiagnosticReport/rep1").mock(side_effect=server.answering(DEPENDENT_REPORT))
+    fhir.get("/Observation/r1").mock(side_effect=server.answering(observation("r1")))
+    fhir.get("/Observation/r2").mock(side_effect=server.answering(observation("r2")))
+    fhir.get("/Observation").mock(side_effect=server.answering(bundle(observation("ca1"))))
+    fhir.get("/Condition").mock(side_effect=server.answering(bundle()))
+    fhir.get("/ServiceRequest").mock(side_effect=server.answering(bundle()))
+    binary = {"resourceType": "Binary", "contentType": "text/plain", "data": "SGk="}
+    fhir.get("/Binary/b1").mock(side_effect=server.answering(binary))
+
+
+DEPENDENT_REPORT = report(results=("Observation/r1", "Observation/r2"), form_urls=("Binary/b1",))
+
+
+async def test_all_five_keys_then_all_dependents_are_fetched_at_once(
+    fhir: respx.MockRouter, access: FhirAccess
+) -> None:
+    server = SlowServer()
+    serve_slowly(fhir, server)
+
+    gathered = await gather(None, access, Settings(deadline_ms=5000, fhir_timeout_ms=2000))
+
+    assert fhir.calls.call_count == 8
+    assert server.peak >= 5  # the five keys at once (the dependents may overlap their ends)
+    assert len(gathered.data.report_results) == 2
+    assert "Binary/b1" in gathered.data.attachments
+
+
+async def test_independent_queries_run_concurrently(fhir: respx.MockRouter, access: FhirAccess) -> None:
+    """Seven 200 ms calls (four keys, two results, one Binary) take about one call's time,
+    because a prefetched report's dependents need not wait for the other keys."""
+    server = SlowServer()
+    serve_slowly(fhir, server)
 
     started = time.monotonic()
-    gathered = await gather({"report": the_report}, access, settings)
+    gathered = await gather(
+        {"report": DEPENDENT_REPORT}, access, Settings(deadline_ms=5000, fhir_timeout_ms=2000)
+    )
     elapsed = time.monotonic() - started
 
     assert fhir.calls.call_count == 7
-    assert peak == 7
+    assert server.peak == 7
     assert len(gathered.data.report_results) == 2
     assert elapsed < 0.5
