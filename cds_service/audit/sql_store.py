@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cds_service.audit import chain
 from cds_service.audit.engine import WRITE, make_engine
 from cds_service.audit.feedback import clean_comment, distinct, first_coded, joined_comments
+from cds_service.audit.governance import governance_summary
 from cds_service.audit.records import FeedbackReceipt, FeedbackRecord, InvocationRecord
 from cds_service.audit.schema import card, chain_head, feedback, invocation
 from cds_service.audit.store import AlreadyRecorded, AuditUnavailable
@@ -72,6 +73,10 @@ class SqlAuditStore:
         """Store each distinct item once; items already on record count as duplicates."""
         when = received_at or datetime.now(UTC)
         return await self._run(lambda: self._write_feedback(service, items, client_issuer, when))
+
+    async def governance_summary(self, since: datetime) -> dict[str, Any]:
+        """The governance numbers (governance.py) since a moment, off the event loop."""
+        return await self._run(lambda: governance_summary(self.engine, since))
 
     async def ready(self) -> bool:
         """True when the database answers and the chain exists (for /readyz)."""
