@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from cds_service.api.errors import install_error_handlers
+from cds_service.api.feedback_routes import feedback_router
 from cds_service.api.routes import router
 from cds_service.api.slashes import CollapseSlashes
-from cds_service.audit.store import AuditStore, MemoryAuditStore
+from cds_service.audit.sql_store import SqlAuditStore
+from cds_service.audit.store import AuditStore
 from cds_service.fhir.client import make_http_client
 from cds_service.knowledge import Artifact, load_artifact
 from cds_service.security.gate import SecurityGate
@@ -32,17 +34,20 @@ def create_app(settings: Settings | None = None, *, audit: AuditStore | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = audit or SqlAuditStore.from_url(settings.database_url)  # migrated by `serve`
         async with make_http_client(settings) as http_client:
             resources = ServiceResources(
                 settings=settings,
                 artifact=artifact,
                 http_client=http_client,
-                audit=audit or MemoryAuditStore(),
+                audit=store,
             )
             app.state.resources = resources
             app.state.services = build_services(resources)
             yield
         await gate.close()
+        if audit is None:
+            await store.close()
 
     app = FastAPI(title="Calcification CDS Hooks service", lifespan=lifespan, openapi_url=None,
                   docs_url=None, redoc_url=None)
@@ -50,6 +55,7 @@ def create_app(settings: Settings | None = None, *, audit: AuditStore | None = N
     app.state.gate = gate
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(feedback_router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -8,6 +8,7 @@ from cds_service.api.body import read_json_object
 from cds_service.api.deps import CallerDep, Gate, Resources, Service
 from cds_service.api.responses import JsonResponse
 from cds_service.cdshooks.models import Discovery
+from cds_service.cdshooks.operation_outcome import operation_outcome
 
 router = APIRouter()
 
@@ -35,5 +36,9 @@ async def healthz() -> JsonResponse:
 
 
 @router.get("/readyz")
-async def readyz() -> JsonResponse:
+async def readyz(resources: Resources) -> JsonResponse:
+    """Not ready while the audit store cannot record: no card may leave unaudited (decision 5)."""
+    if not await resources.audit.ready():
+        outcome = operation_outcome("transient", "audit store unreachable; not ready")
+        return JsonResponse(outcome, status_code=503)
     return JsonResponse({"status": "ready"})
