@@ -6,7 +6,9 @@ refusal makes an outbound connection (respx is active and counts every outbound 
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ pytestmark = pytest.mark.anyio
 
 DISCOVERY_URL = f"{BASE}/cds-services"
 SERVICE_URL = f"{BASE}/cds-services/{SERVICE}"
+FEEDBACK_URL = f"{SERVICE_URL}/feedback"
 
 
 @pytest.fixture
@@ -107,7 +110,11 @@ REFUSALS: list[tuple[str, Header, str]] = [
         "wrong-tenant",
     ),
 ]
-ENDPOINTS = [("discovery", "GET", DISCOVERY_URL), ("service", "POST", SERVICE_URL)]
+ENDPOINTS = [
+    ("discovery", "GET", DISCOVERY_URL),
+    ("service", "POST", SERVICE_URL),
+    ("feedback", "POST", FEEDBACK_URL),
+]
 
 
 def failures(reason: str) -> float:
@@ -117,7 +124,21 @@ def failures(reason: str) -> float:
 async def call(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
     if method == "GET":
         return await client.get(url, headers=headers)
-    return await client.post(url, headers=headers, json=report_sign_body())
+    body = feedback_body() if url.endswith("/feedback") else report_sign_body()
+    return await client.post(url, headers=headers, json=body)
+
+
+def feedback_body() -> dict[str, Any]:
+    """What the sandbox sends when a card is dismissed."""
+    return {
+        "feedback": [
+            {
+                "card": str(uuid.uuid4()),
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-24T17:51:39.414Z",
+            }
+        ]
+    }
 
 
 @pytest.mark.parametrize(
@@ -273,3 +294,32 @@ async def test_rate_limit_is_429_with_retry_after_per_client(clients_file: Path)
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.headers["access-control-allow-origin"] == "*"
     assert other_client.status_code == 200
+
+
+async def test_feedback_with_its_own_url_as_aud_is_accepted(service: httpx.AsyncClient) -> None:
+    response = await service.post(
+        FEEDBACK_URL, headers=bearer(SANDBOX.token(FEEDBACK_URL)), json=feedback_body()
+    )
+    assert response.status_code == 200
+
+
+async def test_feedback_with_the_service_url_as_aud_is_refused(service: httpx.AsyncClient) -> None:
+    response = await service.post(FEEDBACK_URL, headers=bearer(EHR.token(SERVICE_URL)), json=feedback_body())
+    assert response.status_code == 401
+
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fhir_fixtures"
+
+
+async def test_a_signed_report_sign_call_with_a_fixture_scenario_is_answered(
+    service: httpx.AsyncClient,
+) -> None:
+    requests = sorted(FIXTURES.glob("*/request.json"))
+    if not requests:
+        pytest.skip("no fhir_fixtures/*/request.json yet")
+    body = json.loads(requests[0].read_text())
+    body["fhirServer"] = EHR_FHIR  # the calling client's own server; prefetch is complete
+    body.pop("fhirAuthorization", None)
+    response = await service.post(SERVICE_URL, headers=bearer(EHR.token(SERVICE_URL)), json=body)
+    assert response.status_code == 200
+    assert "cards" in response.json()
