@@ -7,14 +7,19 @@ of invocations waits on the lock rather than exhausting the pool or spinning on 
 handler; across processes the chain-head lock (chain.py) does the same job.
 
 Any database failure surfaces as ``AuditUnavailable``: the caller answers no cards (design.md
-decision 5), and ``cds_audit_store_failures_total`` counts it.
+decision 5), and ``cds_audit_store_failures_total`` counts it. After a connection failure the
+store fails fast for ``OUTAGE_BACKOFF_S`` instead of letting every call queue behind a connect
+timeout (a partitioned database would otherwise hold each answer for seconds); ``ready()``
+always probes, and a successful probe ends the back-off.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -22,7 +27,8 @@ import anyio.to_thread
 import orjson
 from prometheus_client import Counter
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cds_service.audit import chain
 from cds_service.audit.engine import WRITE, make_engine
@@ -40,6 +46,9 @@ AUDIT_STORE_FAILURES = Counter(
 
 T = TypeVar("T")
 
+OUTAGE_BACKOFF_S = 1.0
+CONNECTIVITY_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError)
+
 
 def jsonable(value: Any) -> Any:
     """Plain JSON values (dates as ISO text, tuples as lists): what the database gives back."""
@@ -52,16 +61,17 @@ class SqlAuditStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock = threading.Lock()
+        self._down_until = 0.0  # time.monotonic() before which calls fail fast
 
     @classmethod
     def from_url(cls, database_url: str) -> SqlAuditStore:
         return cls(make_engine(database_url))
 
     async def record_invocation(self, record: InvocationRecord) -> None:
-        await self._run(lambda: self._write_invocation(record))
+        await self._run(lambda: self._write_invocation(record), fail_fast=True)
 
     async def recorded_response(self, service: str, hook_instance: str) -> dict[str, Any] | None:
-        return await self._run(lambda: self._read_response(service, hook_instance))
+        return await self._run(lambda: self._read_response(service, hook_instance), fail_fast=True)
 
     async def record_feedback(
         self,
@@ -72,7 +82,9 @@ class SqlAuditStore:
     ) -> FeedbackReceipt:
         """Store each distinct item once; items already on record count as duplicates."""
         when = received_at or datetime.now(UTC)
-        return await self._run(lambda: self._write_feedback(service, items, client_issuer, when))
+        return await self._run(
+            lambda: self._write_feedback(service, items, client_issuer, when), fail_fast=True
+        )
 
     async def governance_summary(self, since: datetime) -> dict[str, Any]:
         """The governance numbers (governance.py) since a moment, off the event loop."""
@@ -84,6 +96,7 @@ class SqlAuditStore:
             await self._run(self._probe)
         except AuditUnavailable:
             return False
+        self._down_until = 0.0
         return True
 
     async def close(self) -> None:
@@ -91,15 +104,33 @@ class SqlAuditStore:
 
     # ------------------------------------------------------------------ in worker threads
 
-    async def _run(self, work: Callable[[], T]) -> T:
+    async def _run(self, work: Callable[[], T], *, fail_fast: bool = False) -> T:
         try:
+            if fail_fast:
+                self._refuse_during_outage()
             return await anyio.to_thread.run_sync(work)
         except AlreadyRecorded:
             raise
-        except (SQLAlchemyError, chain.ChainNotInitialised, OSError) as failure:
+        except (SQLAlchemyError, chain.ChainNotInitialised, OSError, AuditUnavailable) as failure:
+            if isinstance(failure, CONNECTIVITY_ERRORS):
+                self._down_until = time.monotonic() + OUTAGE_BACKOFF_S
             AUDIT_STORE_FAILURES.inc()
             log.error("audit store failure: %s", _short(failure))
             raise AuditUnavailable(_short(failure)) from failure
+
+    def _refuse_during_outage(self) -> None:
+        if time.monotonic() < self._down_until:
+            raise AuditUnavailable("audit store unreachable a moment ago; not retrying yet")
+
+    @contextmanager
+    def _chain_transaction(self) -> Iterator[Connection]:
+        """One writer per process at a time, in a write transaction (BEGIN IMMEDIATE on SQLite)."""
+        with self._write_lock:
+            self._refuse_during_outage()  # the writer before us may have just found the store down
+            with self.engine.connect() as connection:
+                connection.execution_options(**WRITE)
+                with connection.begin():
+                    yield connection
 
     def _probe(self) -> None:
         with self.engine.connect() as connection:
@@ -114,14 +145,12 @@ class SqlAuditStore:
         return response
 
     def _write_invocation(self, record: InvocationRecord) -> None:
-        with self._write_lock, self.engine.connect() as connection:
-            connection.execution_options(**WRITE)
-            with connection.begin():
-                head = chain.lock_head(connection)
-                existing = self._recorded_in(connection, record.service, record.hook_instance)
-                if existing is not None:
-                    raise AlreadyRecorded(existing)
-                chain.append(connection, invocation_records(record, head[0] + 1), head)
+        with self._chain_transaction() as connection:
+            head = chain.lock_head(connection)
+            existing = self._recorded_in(connection, record.service, record.hook_instance)
+            if existing is not None:
+                raise AlreadyRecorded(existing)
+            chain.append(connection, invocation_records(record, head[0] + 1), head)
 
     def _recorded_in(self, connection: Connection, service: str, hook_instance: str) -> Any:
         query = select(invocation.c.response).where(
@@ -133,19 +162,17 @@ class SqlAuditStore:
         self, service: str, items: Sequence[FeedbackRecord], client_issuer: str | None, received_at: datetime
     ) -> FeedbackReceipt:
         keyed, repeats = distinct(items)
-        with self._write_lock, self.engine.connect() as connection:
-            connection.execution_options(**WRITE)
-            with connection.begin():
-                head = chain.lock_head(connection)
-                on_record = _known_keys(connection, [key for key, _ in keyed])
-                fresh = [(key, item) for key, item in keyed if key not in on_record]
-                cards = _card_seqs(connection, service, [item.card_uuid for _, item in fresh])
-                pending = [
-                    feedback_record(key, item, service, cards.get(item.card_uuid), client_issuer, received_at)
-                    for key, item in fresh
-                ]
-                if pending:
-                    chain.append(connection, pending, head)
+        with self._chain_transaction() as connection:
+            head = chain.lock_head(connection)
+            on_record = _known_keys(connection, [key for key, _ in keyed])
+            fresh = [(key, item) for key, item in keyed if key not in on_record]
+            cards = _card_seqs(connection, service, [item.card_uuid for _, item in fresh])
+            pending = [
+                feedback_record(key, item, service, cards.get(item.card_uuid), client_issuer, received_at)
+                for key, item in fresh
+            ]
+            if pending:
+                chain.append(connection, pending, head)
         unknown = sum(1 for _, item in fresh if item.card_uuid not in cards)
         return FeedbackReceipt(
             stored=len(fresh), duplicates=repeats + len(keyed) - len(fresh), unknown_cards=unknown

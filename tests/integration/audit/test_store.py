@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from cds_service.audit.migrate import upgrade_database
 from cds_service.audit.records import OUTCOMES
 from cds_service.audit.schema import card, invocation, rule_firing
 from cds_service.audit.sql_store import SqlAuditStore
@@ -168,3 +169,19 @@ async def test_a_store_without_migrations_is_not_ready(sqlite_url: str) -> None:
 
 async def test_a_migrated_store_is_ready(store: SqlAuditStore) -> None:
     assert await store.ready() is True
+
+
+async def test_after_an_outage_calls_fail_fast_until_a_probe_succeeds(sqlite_url: str) -> None:
+    """A partitioned database must not hold every answer for a connect timeout."""
+    recovering = SqlAuditStore.from_url(sqlite_url)
+    try:
+        with pytest.raises(AuditUnavailable):
+            await recovering.record_invocation(make_record(1))  # not migrated yet: no tables
+        upgrade_database(sqlite_url)
+
+        with pytest.raises(AuditUnavailable, match="not retrying yet"):
+            await recovering.record_invocation(make_record(2))
+        assert await recovering.ready() is True
+        await recovering.record_invocation(make_record(3))
+    finally:
+        await recovering.close()
