@@ -86,6 +86,10 @@ class SqlAuditStore:
             lambda: self._write_feedback(service, items, client_issuer, when), fail_fast=True
         )
 
+    async def answered_topics(self, report_ids: Sequence[str], since: datetime) -> set[tuple[str, str]]:
+        """(report id, card topic) pairs that clinicians answered since a moment (decision 8)."""
+        return await self._run(lambda: self._read_answered(report_ids, since), fail_fast=True)
+
     async def governance_summary(self, since: datetime) -> dict[str, Any]:
         """The governance numbers (governance.py) since a moment, off the event loop."""
         return await self._run(lambda: governance_summary(self.engine, since))
@@ -143,6 +147,18 @@ class SqlAuditStore:
         with self.engine.connect() as connection:
             response: dict[str, Any] | None = connection.execute(query).scalar_one_or_none()
         return response
+
+    def _read_answered(self, report_ids: Sequence[str], since: datetime) -> set[tuple[str, str]]:
+        if not report_ids:
+            return set()
+        query = (
+            select(card.c.report_id, card.c.topic)
+            .join(feedback, feedback.c.card_seq == card.c.seq)
+            .where(card.c.report_id.in_(set(report_ids)), feedback.c.outcome_timestamp >= since)
+            .distinct()
+        )
+        with self.engine.connect() as connection:
+            return {(row.report_id, row.topic) for row in connection.execute(query)}
 
     def _write_invocation(self, record: InvocationRecord) -> None:
         with self._chain_transaction() as connection:

@@ -50,6 +50,9 @@ class AuditStore(Protocol):
     ) -> FeedbackReceipt:
         """Store each distinct item once (decision 7); raise AuditUnavailable on failure."""
 
+    async def answered_topics(self, report_ids: Sequence[str], since: datetime) -> set[tuple[str, str]]:
+        """(report id, card topic) pairs answered by feedback since a moment (decision 8)."""
+
     async def ready(self) -> bool:
         """Whether the store can record now (for /readyz)."""
 
@@ -94,6 +97,17 @@ class MemoryAuditStore:
             self.feedback[key] = (service, item, item.card_uuid not in sent)
         unknown = sum(1 for _, item in fresh if item.card_uuid not in sent)
         return FeedbackReceipt(len(fresh), repeats + len(keyed) - len(fresh), unknown)
+
+    async def answered_topics(self, report_ids: Sequence[str], since: datetime) -> set[tuple[str, str]]:
+        self._check()
+        cards = {c.uuid: c for r in self.invocations for c in r.cards}
+        return {
+            (cards[item.card_uuid].report_id, cards[item.card_uuid].topic)
+            for _, item, unknown in self.feedback.values()
+            if not unknown
+            and item.outcome_timestamp >= since
+            and cards[item.card_uuid].report_id in report_ids
+        }
 
     async def ready(self) -> bool:
         return self.available

@@ -110,3 +110,16 @@ async def test_concurrent_resends_store_one_item(store: SqlAuditStore, sent: Inv
     assert sum(r.stored for r in receipts) == 1
     assert sum(r.duplicates for r in receipts) == 19
     assert verify_chain(store.engine).ok
+
+
+async def test_answered_topics_name_the_report_and_topic_clinicians_answered(
+    store: SqlAuditStore, sent: InvocationRecord
+) -> None:
+    await store.record_feedback(sent.service, [overridden(sent, ALREADY_DONE)], ISSUER)
+    answered_card = sent.cards[0]
+
+    recent = await store.answered_topics([answered_card.report_id, "other-report"], AT)
+    later = await store.answered_topics([answered_card.report_id], AT.replace(hour=11))
+
+    assert recent == {(answered_card.report_id, answered_card.topic)}
+    assert later == set()

@@ -58,3 +58,12 @@ async def test_switched_off_it_is_unavailable_and_not_ready() -> None:
     assert await store.ready() is False
     with pytest.raises(AuditUnavailable):
         await store.record_invocation(RECORD)
+
+
+async def test_answered_topics_like_the_real_store() -> None:
+    store = MemoryAuditStore()
+    await store.record_invocation(RECORD)
+    await store.record_feedback("svc", [FeedbackRecord("card-1", "overridden", NOW)], None)
+
+    assert await store.answered_topics(["report-1"], NOW) == {("report-1", "CalcRedFlags")}
+    assert await store.answered_topics(["report-2"], NOW) == set()
