@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from cds_service.knowledge import ArtifactError, load_artifact
 from cds_service.logs import configure_logging
+from cds_service.security.clients import SecurityConfigError
 from cds_service.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("cds_service.cli")
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(settings.workers).parse_args(arguments)
     try:
         return _run(args, settings)
-    except (ArtifactError, SettingsError) as error:
+    except (ArtifactError, SettingsError, SecurityConfigError) as error:
         print(f"cds-service: {error}", file=sys.stderr)
         return 2
 

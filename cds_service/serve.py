@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from cds_service.api.app import create_app
+from cds_service.audit.migrate import upgrade_database
 from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service.serve")
@@ -32,8 +33,5 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
 
 
 def _migrate(settings: Settings) -> None:
-    try:
-        from cds_service.audit.migrate import upgrade_database
-    except ImportError:
-        return
+    """Once, in the parent, before any worker opens the database."""
     upgrade_database(settings.database_url)

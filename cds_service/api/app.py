@@ -13,6 +13,7 @@ from cds_service.api.errors import install_error_handlers
 from cds_service.api.feedback_routes import feedback_router
 from cds_service.api.routes import router
 from cds_service.api.slashes import CollapseSlashes
+from cds_service.api.unexpected import UnexpectedErrors
 from cds_service.audit.sql_store import SqlAuditStore
 from cds_service.audit.store import AuditStore
 from cds_service.fhir.client import make_http_client
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, audit: AuditStore | None = N
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(feedback_router)
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

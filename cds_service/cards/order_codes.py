@@ -40,7 +40,7 @@ def _order_code(terminology: Terminology, order: SuggestedOrder) -> SystemCode |
     orderable = terminology.orders[order.test]
     side = order.laterality.value if order.laterality is not Laterality.UNKNOWN else None
     if side is not None and side in orderable.by_side:
-        return orderable.by_side[side]  # type: ignore[index]
+        return orderable.by_side[side]
     return orderable.code or orderable.side_unknown
 
 

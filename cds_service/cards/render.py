@@ -48,14 +48,14 @@ def render_card(evaluation: Evaluation, rule: RuleOutcome, artifact: Artifact,
         uuid=str(uuid.uuid4()),
         summary=card_summary(evaluation, rule),
         detail=render_detail(evaluation, rule, definition.title),
-        indicator=rule.indicator or "info",  # type: ignore[arg-type]
+        indicator=rule.indicator or "info",
         source=Source(
             label=artifact.title,
             url=artifact.documentation_url,
             topic=Coding(system=topic_system, code=rule.rule_id, display=definition.title),
         ),
         suggestions=suggestions or None,
-        selectionBehavior=rule.selection_behavior if suggestions else None,  # type: ignore[arg-type]
+        selectionBehavior=rule.selection_behavior if suggestions else None,
         overrideReasons=list(OVERRIDE_REASONS),
         links=[
             Link(label=artifact.evidence_by_id(ref).title, url=artifact.evidence_by_id(ref).url,
