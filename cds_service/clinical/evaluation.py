@@ -97,6 +97,11 @@ class ReportReading:
     features: ReportFeatures = field(default_factory=ReportFeatures)
     skipped_forms: tuple[str, ...] = ()  # presentedForm not read, and why
     exam: str | None = None  # the exam name, for the card
+    # type N from the report alone only because myositis ossificans / heterotopic ossification
+    # lacks a trauma/surgery history in the report: type B if an injury Condition supplies it (§6.34)
+    ossification_needs_history: bool = False
+    exam_texts: tuple[str, ...] = ()  # code, titles, EXAM/TECHNIQUE lines naming the exam (§6.23)
+    body_site_codes: frozenset[str] = frozenset()  # SNOMED codes in code/bodySite fields (§1)
 
     @property
     def triggering_sentences(self) -> tuple[str, ...]:

@@ -1,0 +1,132 @@
+"""Clause-scoped assertion: is a phrase present, possible, negated or resolved? (§2, §6.2, §6.21)
+
+NegEx/ConText style, driven by the lexicon cues. For a target phrase in a sentence:
+
+- a cue *before* it reaches it unless a terminator stands between them ("no fracture, but
+  calcification" → present); a comma does not stop it, so lists stay negated ("no fracture,
+  dislocation or calcification");
+- a cue *after* it reaches back to it within the clause, but not across a comma that starts a
+  new subject ("calcification in the calf, fracture not seen" → present);
+- an after-cue is the clause's predicate and wins over a before-cue; otherwise the nearest
+  before-cue decides;
+- pseudo-negations ("no change in", "not only") are not negations of what follows them, but are
+  of the words they contain ("no increase in size" negates growth, §6.21);
+- a "?" directly before or after the target makes it possible; a "?" attached to another word
+  ("…, ?gout") does not (§6.32).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from cds_service.clinical.evaluation import Assertion
+from cds_service.clinical.report.matching import CompiledLexicons, Hit
+
+_BEFORE = {
+    "negated-before": Assertion.NEGATED,
+    "possible-before": Assertion.POSSIBLE,
+    "resolved-before": Assertion.RESOLVED,
+    "pseudo": Assertion.PRESENT,
+}
+_AFTER = {
+    "negated-after": Assertion.NEGATED,
+    "possible-after": Assertion.POSSIBLE,
+    "resolved-after": Assertion.RESOLVED,
+    "pseudo": Assertion.PRESENT,
+}
+_TERMINATORS = frozenset({"terminator"})
+_BEFORE_TERMINATORS = frozenset({"terminator", "terminator-before"})
+_QUESTION_BEFORE = re.compile(r"\?\s*(?:[\w'/-]+\s+){0,2}$")
+_QUESTION_AFTER = re.compile(r"^(?:\s+[\w'/-]+)?\s*\?(?![\w])")
+_COMMA = re.compile(r",")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    assertion: Assertion
+    cue: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        return self.assertion.counts
+
+
+class SentenceCues:
+    """One sentence's cues, found once; judges any span of the sentence against them."""
+
+    def __init__(self, sentence: str, lexicons: CompiledLexicons) -> None:
+        self.sentence = sentence
+        self._lexicons = lexicons
+
+    @cached_property
+    def cues(self) -> list[Hit]:
+        return self._lexicons.cues.find(self.sentence)
+
+    def judge(self, start: int, end: int) -> Judgement:
+        """The assertion of the words at [start, end)."""
+        cues = [cue for cue in self.cues if not cue.overlaps(start, end) or "pseudo" in cue.kinds]
+        for cue in cues:
+            if "pseudo" in cue.kinds and cue.overlaps(start, end) and _negating(cue.text):
+                return Judgement(Assertion.NEGATED, cue.text)
+        after = self._after_cue(cues, end)
+        if after is not None:
+            return after
+        if self._question_mark(start, end):
+            return Judgement(Assertion.POSSIBLE, "?")
+        before = self._before_cue(cues, start)
+        return before or Judgement(Assertion.PRESENT)
+
+    def clause(self, start: int, end: int) -> tuple[int, int]:
+        """The clause around [start, end): between the nearest terminators (for features)."""
+        low, high = 0, len(self.sentence)
+        for cue in self.cues:
+            if cue.kinds & _TERMINATORS:
+                if cue.end <= start:
+                    low = max(low, cue.end)
+                elif cue.start >= end:
+                    high = min(high, cue.start)
+        return low, high
+
+    def _before_cue(self, cues: list[Hit], start: int) -> Judgement | None:
+        nearest: Judgement | None = None
+        for cue in cues:
+            if cue.end > start:
+                break
+            if cue.kinds & _BEFORE_TERMINATORS:
+                nearest = None
+                continue
+            kind = next((k for k in cue.kinds if k in _BEFORE), None)
+            if kind is not None:
+                nearest = Judgement(_BEFORE[kind], cue.text)
+        return nearest
+
+    def _after_cue(self, cues: list[Hit], end: int) -> Judgement | None:
+        limit = self._after_limit(end)
+        for cue in cues:
+            if cue.start < end or cue.start >= limit:
+                continue
+            if cue.kinds & _TERMINATORS:
+                return None
+            kind = next((k for k in cue.kinds if k in _AFTER), None)
+            if kind is not None and cue.end <= limit:
+                return Judgement(_AFTER[kind], cue.text)
+        return None
+
+    def _after_limit(self, end: int) -> int:
+        """An after-cue reaches back over a comma only when the comma continues the subject."""
+        for comma in _COMMA.finditer(self.sentence, end):
+            following = self.sentence[comma.end() :]
+            if not self._lexicons.comma_continuation.match(following):
+                return comma.start()
+        return len(self.sentence)
+
+    def _question_mark(self, start: int, end: int) -> bool:
+        before = self.sentence[max(0, start - 40) : start]
+        return bool(_QUESTION_BEFORE.search(before) or _QUESTION_AFTER.match(self.sentence[end : end + 40]))
+
+
+def _negating(text: str) -> bool:
+    lowered = text.lower()
+    return lowered.startswith(("no ", "not ", "without ")) or " not " in f" {lowered} "

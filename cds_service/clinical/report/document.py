@@ -1,0 +1,177 @@
+"""A report as sentences, each knowing its section and source, with its lexicon hits cached.
+
+The feature readers ask each sentence for the same families of words again and again; every
+family is matched at most once per sentence, and only when someone asks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from cds_service.clinical.report.assertion import Judgement, SentenceCues
+from cds_service.clinical.report.matching import CompiledLexicons, Hit
+from cds_service.clinical.report.sections import FINDING_SECTIONS, split_sections
+from cds_service.clinical.report.sentences import split_sentences
+from cds_service.clinical.report.text import SourceText
+
+_NUMBER = r"\d+(?:[.,]\d+)?"
+_UNIT = r"(?:cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
+_SIZE = re.compile(
+    rf"(?<![\w.]){_NUMBER}(?:\s*{_UNIT})?(?:\s*(?:x|×|\*|by|-|–|to)\s*{_NUMBER}(?:\s*{_UNIT})?){{0,2}}"
+    rf"\s*{_UNIT}(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_SIZE_PART = re.compile(rf"({_NUMBER})\s*({_UNIT})?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Size:
+    start: int
+    end: int
+    cm: float
+    text: str
+
+
+class Sentence:
+    """One sentence of the report, with lazily matched lexicon families."""
+
+    def __init__(
+        self, text: str, section: str, label: str | None, source: str, order: int, lexicons: CompiledLexicons
+    ) -> None:
+        self.text = text
+        self.section = section
+        self.label = label
+        self.source = source
+        self.order = order
+        self.lx = lexicons
+        self.cues = SentenceCues(text, lexicons)
+
+    @property
+    def carries_finding(self) -> bool:
+        return self.section in FINDING_SECTIONS
+
+    def judge(self, hit: Hit | Size) -> Judgement:
+        return self.cues.judge(hit.start, hit.end)
+
+    def clause_of(self, hit: Hit | Size) -> tuple[int, int]:
+        return self.cues.clause(hit.start, hit.end)
+
+    def within(self, hits: list[Hit], bounds: tuple[int, int]) -> list[Hit]:
+        low, high = bounds
+        return [hit for hit in hits if hit.start >= low and hit.end <= high]
+
+    @cached_property
+    def finding_hits(self) -> list[Hit]:
+        """Words naming the finding, minus bone density, growth centres and non-soft-tissue sites."""
+        hits = self.lx.finding.find(self.text)
+        if not hits:
+            return hits
+        if self.lx.outside_soft_tissue.search(self.text) and not self.lx.soft_tissue.search(self.text):
+            return []
+        excluded = self.lx.not_finding.find(self.text)
+        return [hit for hit in hits if not any(ex.overlaps(hit.start, hit.end) for ex in excluded)]
+
+    @cached_property
+    def entity_hits(self) -> list[Hit]:
+        if self.lx.outside_soft_tissue.search(self.text) and not self.lx.soft_tissue.search(self.text):
+            return []
+        return self.lx.entities.find(self.text)
+
+    @cached_property
+    def sites(self) -> list[Hit]:
+        return self.lx.sites.find(self.text)
+
+    @cached_property
+    def sides(self) -> list[Hit]:
+        return self.lx.sides.find(self.text)
+
+    @cached_property
+    def depth(self) -> list[Hit]:
+        return self.lx.depth.find(self.text)
+
+    @cached_property
+    def patterns(self) -> list[Hit]:
+        return self.lx.patterns.find(self.text)
+
+    @cached_property
+    def locations(self) -> list[Hit]:
+        return self.lx.locations.find(self.text)
+
+    @cached_property
+    def mass(self) -> list[Hit]:
+        return [hit for hit in self.lx.mass.find(self.text) if "mass" in hit.kinds]
+
+    @cached_property
+    def bone_involvement(self) -> list[Hit]:
+        return self.lx.bone_involvement.find(self.text)
+
+    @cached_property
+    def growth(self) -> list[Hit]:
+        return self.lx.growth.find(self.text)
+
+    @cached_property
+    def pain(self) -> list[Hit]:
+        return self.lx.pain.find(self.text)
+
+    @cached_property
+    def history(self) -> list[Hit]:
+        return self.lx.history.find(self.text)
+
+    @cached_property
+    def malignancy(self) -> list[Hit]:
+        return [hit for hit in self.lx.malignancy.find(self.text) if "malignancy" in hit.kinds]
+
+    @cached_property
+    def separate(self) -> list[Hit]:
+        return self.lx.separate_lesion.find(self.text)
+
+    @cached_property
+    def sizes(self) -> list[Size]:
+        """Measurements, minus distances ("3 cm proximal to") and other structures' sizes."""
+        if not any(ch.isdigit() for ch in self.text):
+            return []
+        found = []
+        for match in _SIZE.finditer(self.text):
+            before, after = self.text[max(0, match.start() - 40) : match.start()], self.text[match.end() :]
+            if self.lx.size_not_before.search(before) or self.lx.size_not_after.match(after):
+                continue
+            found.append(Size(match.start(), match.end(), _largest_cm(match.group()), match.group()))
+        return found
+
+
+def _largest_cm(measure: str) -> float:
+    """The largest dimension in cm; numbers without a unit take the last unit written."""
+    parts = _SIZE_PART.findall(measure)
+    last_unit = next((unit for _, unit in reversed(parts) if unit), "cm")
+    values = []
+    for number, unit in parts:
+        value = float(number.replace(",", "."))
+        values.append(value / 10 if (unit or last_unit).lower().startswith("m") else value)
+    return round(max(values), 2)
+
+
+@dataclass(frozen=True)
+class Document:
+    """The report's texts as sentences, and the lines that may name the exam."""
+
+    sentences: tuple[Sentence, ...]
+    exam_lines: tuple[str, ...]
+
+
+def build_document(texts: tuple[SourceText, ...], lexicons: CompiledLexicons) -> Document:
+    sentences: list[Sentence] = []
+    exam_lines: list[str] = []
+    for source_text in texts:
+        split = split_sections(source_text.text, source_text.default_section, lexicons)
+        if split.first_line and lexicons.exam_words.search(split.first_line):
+            exam_lines.append(split.first_line)
+        for section in split.sections:
+            if section.name in ("EXAM", "TECHNIQUE"):
+                exam_lines.append(section.text.strip())
+            for text in split_sentences(section.text, lexicons.abbreviations):
+                sentences.append(
+                    Sentence(text, section.name, section.label, source_text.source, len(sentences), lexicons)
+                )
+    return Document(tuple(sentences), tuple(exam_lines))

@@ -1,0 +1,275 @@
+"""The lexicons, compiled once into regular expressions (the report reader's hot path).
+
+Each family of phrases becomes one alternation with a named group per phrase, longest phrase
+first, so that at any position the longest cue wins ("no evidence of" over "no", "cannot be
+excluded" over "excluded"). Compiling costs tens of milliseconds; reading a report with the
+compiled form costs about one, so the compiled form is cached per lexicon object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from cds_service.knowledge.lexicons import BenignEntity, Lexicons, phrase_pattern
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One phrase found in a text: where, and which lexicon categories it belongs to."""
+
+    start: int
+    end: int
+    kinds: frozenset[str]
+    text: str
+
+    @property
+    def kind(self) -> str:
+        return min(self.kinds)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.start < end and start < self.end
+
+
+class Matcher:
+    """All phrases of one lexicon family, each tagged with its category."""
+
+    def __init__(self, categories: Mapping[str, Sequence[str]]) -> None:
+        kinds_by_phrase: dict[str, set[str]] = {}
+        for kind, phrases in categories.items():
+            for phrase in phrases:
+                kinds_by_phrase.setdefault(phrase_pattern(phrase), set()).add(kind)
+        ordered = sorted(kinds_by_phrase, key=len, reverse=True)
+        self._kinds = {f"g{index}": frozenset(kinds_by_phrase[src]) for index, src in enumerate(ordered)}
+        alternatives = "|".join(f"(?P<g{index}>{src})" for index, src in enumerate(ordered))
+        self._regex = re.compile(alternatives or r"(?!x)x", re.IGNORECASE)
+
+    def find(self, text: str) -> list[Hit]:
+        """Non-overlapping hits, leftmost first, the longest phrase at each position."""
+        hits = []
+        for match in self._regex.finditer(text):
+            if match.end() == match.start():
+                continue
+            group = match.lastgroup or ""
+            hits.append(Hit(match.start(), match.end(), self._kinds[group], match.group()))
+        return hits
+
+    def search(self, text: str) -> bool:
+        return self._regex.search(text) is not None
+
+
+def anchored(phrases: Iterable[str], *, at_end: bool) -> re.Pattern[str]:
+    """A pattern matching one of the phrases right at the start (or end) of a text."""
+    alternatives = "|".join(f"(?:{phrase_pattern(p)})" for p in phrases) or r"(?!x)x"
+    source = rf"(?:{alternatives})\W*$" if at_end else rf"^\W*(?:{alternatives})"
+    return re.compile(source, re.IGNORECASE)
+
+
+class CompiledLexicons:
+    """The artifact's lexicons as matchers, built lazily, one attribute per family."""
+
+    def __init__(self, lexicons: Lexicons) -> None:
+        self.lexicons = lexicons
+
+    @cached_property
+    def finding(self) -> Matcher:
+        words = self.lexicons.finding
+        return Matcher({"calcific": words.calcific, "ossific": words.ossific, "mineral": words.mineral})
+
+    @cached_property
+    def not_finding(self) -> Matcher:
+        return Matcher({"not-finding": self.lexicons.finding.not_finding})
+
+    @cached_property
+    def outside_soft_tissue(self) -> Matcher:
+        return Matcher({"outside": self.lexicons.finding.outside_soft_tissue})
+
+    @cached_property
+    def soft_tissue(self) -> Matcher:
+        return Matcher({"soft-tissue": self.lexicons.finding.soft_tissue})
+
+    @cached_property
+    def entities(self) -> Matcher:
+        return Matcher({entity.name: entity.terms for entity in self.lexicons.benign_entities})
+
+    @cached_property
+    def cues(self) -> Matcher:
+        cues = self.lexicons.assertion
+        return Matcher(
+            {
+                "negated-before": cues.negated_before,
+                "negated-after": cues.negated_after,
+                "possible-before": cues.possible_before,
+                "possible-after": cues.possible_after,
+                "resolved-before": cues.resolved_before,
+                "resolved-after": cues.resolved_after,
+                "pseudo": cues.pseudo,
+                "terminator": cues.terminators,
+                "terminator-before": cues.terminators_before,
+            }
+        )
+
+    @cached_property
+    def comma_continuation(self) -> re.Pattern[str]:
+        return anchored(self.lexicons.assertion.comma_continuations, at_end=False)
+
+    @cached_property
+    def sections(self) -> Matcher:
+        names = self.lexicons.sections
+        return Matcher(
+            {
+                "HISTORY": names.history,
+                "EXAM": names.exam,
+                "TECHNIQUE": names.technique,
+                "COMPARISON": names.comparison,
+                "FINDINGS": names.findings,
+                "IMPRESSION": names.impression,
+                "ADDENDUM": names.addendum,
+                "RECOMMENDATION": names.recommendation,
+            }
+        )
+
+    @cached_property
+    def depth(self) -> Matcher:
+        depth = self.lexicons.depth
+        deep = {f"deep:{name}": phrases for name, phrases in depth.deep.items()}
+        superficial = {f"superficial:{name}": phrases for name, phrases in depth.superficial.items()}
+        return Matcher(deep | superficial)
+
+    @cached_property
+    def sides(self) -> Matcher:
+        sides = self.lexicons.laterality
+        return Matcher({"left": sides.left, "right": sides.right, "bilateral": sides.bilateral})
+
+    @cached_property
+    def side_qualifies_other(self) -> re.Pattern[str]:
+        return anchored(self.lexicons.laterality.qualifies_other, at_end=False)
+
+    @cached_property
+    def locations(self) -> Matcher:
+        return Matcher(self.lexicons.locations)
+
+    @cached_property
+    def patterns(self) -> Matcher:
+        patterns = self.lexicons.patterns
+        benign = {f"benign:{name}": phrases for name, phrases in patterns.benign.items()}
+        concerning = {f"concerning:{name}": phrases for name, phrases in patterns.concerning.items()}
+        return Matcher(benign | concerning)
+
+    @cached_property
+    def mass(self) -> Matcher:
+        return Matcher({"mass": self.lexicons.mass.terms, "not-mass": self.lexicons.mass.not_mass})
+
+    @cached_property
+    def bone_involvement(self) -> Matcher:
+        return Matcher({"bone-involvement": self.lexicons.bone_involvement})
+
+    @cached_property
+    def growth(self) -> Matcher:
+        return Matcher({"growth": self.lexicons.growth})
+
+    @cached_property
+    def pain(self) -> Matcher:
+        pain = self.lexicons.pain
+        return Matcher(
+            {
+                "pain": pain.pain,
+                "lump": pain.lump,
+                "focal-swelling": pain.focal_swelling,
+                "swelling": pain.swelling,
+            }
+        )
+
+    @cached_property
+    def multiplicity_before(self) -> Matcher:
+        return Matcher({"multiple": self.lexicons.multiplicity.before})
+
+    @cached_property
+    def multiplicity_after(self) -> Matcher:
+        return Matcher({"multiple": self.lexicons.multiplicity.after})
+
+    @cached_property
+    def multiplicity_blockers(self) -> Matcher:
+        return Matcher({"blocker": self.lexicons.multiplicity.blockers})
+
+    @cached_property
+    def history(self) -> Matcher:
+        return Matcher(self.lexicons.history)
+
+    @cached_property
+    def malignancy(self) -> Matcher:
+        words = self.lexicons.malignancy
+        return Matcher({"malignancy": words.terms, "not-suspicion": words.not_suspicion})
+
+    @cached_property
+    def benign_qualifier(self) -> Matcher:
+        return Matcher({"benign": self.lexicons.malignancy.benign_qualifiers})
+
+    @cached_property
+    def separate_lesion(self) -> Matcher:
+        return Matcher({"separate": self.lexicons.separate_lesion})
+
+    @cached_property
+    def sites(self) -> Matcher:
+        return Matcher({site.name: site.terms for site in self.lexicons.sites})
+
+    @cached_property
+    def site_parents(self) -> dict[str, frozenset[str]]:
+        """Each site with every site it lies within, transitively (§6.33)."""
+        direct = {site.name: set(site.within) for site in self.lexicons.sites}
+        closure: dict[str, frozenset[str]] = {}
+        for name in direct:
+            seen: set[str] = set()
+            todo = list(direct[name])
+            while todo:
+                parent = todo.pop()
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.extend(direct.get(parent, ()))
+            closure[name] = frozenset(seen)
+        return closure
+
+    @cached_property
+    def size_not_after(self) -> re.Pattern[str]:
+        return anchored(self.lexicons.sizes.not_size_after, at_end=False)
+
+    @cached_property
+    def size_not_before(self) -> re.Pattern[str]:
+        return anchored(self.lexicons.sizes.not_size_before, at_end=True)
+
+    @cached_property
+    def lower_limb(self) -> Matcher:
+        return Matcher({"lower-limb": self.lexicons.scope.lower_limb})
+
+    @cached_property
+    def exam_words(self) -> Matcher:
+        return Matcher({"exam": self.lexicons.scope.exam_words})
+
+    @cached_property
+    def radiology_category_words(self) -> Matcher:
+        return Matcher({"radiology": self.lexicons.scope.radiology_category_words})
+
+    @cached_property
+    def abbreviations(self) -> frozenset[str]:
+        return frozenset(word.lower().rstrip(".") for word in self.lexicons.abbreviations)
+
+    @cached_property
+    def entity_by_name(self) -> dict[str, BenignEntity]:
+        return {entity.name: entity for entity in self.lexicons.benign_entities}
+
+
+_CACHE: dict[int, CompiledLexicons] = {}
+
+
+def compiled(lexicons: Lexicons) -> CompiledLexicons:
+    """The compiled form of these lexicons, built on first use (keyed by object identity)."""
+    found = _CACHE.get(id(lexicons))
+    if found is not None and found.lexicons is lexicons:
+        return found
+    if len(_CACHE) > 8:  # a new artifact replaced the old ones (tests load several)
+        _CACHE.clear()
+    fresh = CompiledLexicons(lexicons)
+    _CACHE[id(lexicons)] = fresh
+    return fresh

@@ -1,0 +1,66 @@
+"""Section text → sentences, the unit a mention is quoted in and an assertion cue reaches.
+
+Reports wrap lines mid-sentence and also list findings one per line without full stops, so a
+line break ends a sentence only when the line ended with punctuation or the next line starts
+like a new item (capital letter, digit, bullet). Decimal points ("5.2 cm") and abbreviations
+("approx.", "Lt.") never end one.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)](?!\d)|\(?[a-h]\)(?=\s))\s*")
+_NEW_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)](?!\d)|[A-Z0-9(\"'?])")
+_END = re.compile(r"[.!?;:]\s*$")
+_BOUNDARY = re.compile(r"([.!?])(?=\s+[\"'(\[]?[A-Z0-9?])")
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+
+
+def split_sentences(text: str, abbreviations: frozenset[str]) -> list[str]:
+    """The sentences of one section's text, stripped, bullets removed, in order."""
+    sentences: list[str] = []
+    for paragraph in _paragraphs(text):
+        sentences.extend(_split_paragraph(paragraph, abbreviations))
+    return [s for s in (_clean(s) for s in sentences) if s]
+
+
+def _paragraphs(text: str) -> list[str]:
+    paragraphs: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        if not line.strip():
+            paragraphs.append(current)
+            current = ""
+        elif current and (_END.search(current) or _NEW_ITEM.match(line)):
+            paragraphs.append(current)
+            current = _BULLET.sub("", line, count=1)
+        else:
+            current = f"{current} {line.strip()}" if current else _BULLET.sub("", line, count=1)
+    paragraphs.append(current)
+    return [p for p in paragraphs if p.strip()]
+
+
+def _split_paragraph(paragraph: str, abbreviations: frozenset[str]) -> list[str]:
+    pieces: list[str] = []
+    start = 0
+    for boundary in _BOUNDARY.finditer(paragraph):
+        end = boundary.end()
+        if boundary.group(1) == "." and _is_abbreviation(paragraph[start : boundary.start()], abbreviations):
+            continue
+        pieces.append(paragraph[start:end])
+        start = end
+    pieces.append(paragraph[start:])
+    return pieces
+
+
+def _is_abbreviation(before: str, abbreviations: frozenset[str]) -> bool:
+    word = _WORD_BEFORE.search(before)
+    if word is None:
+        return False
+    token = word.group(1).lower().rstrip(".")
+    return token in abbreviations or (len(token) == 1 and token.isalpha())
+
+
+def _clean(sentence: str) -> str:
+    return " ".join(sentence.split())
