@@ -29,7 +29,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.api.app import create_app
 from cds_service.audit.migrate import upgrade_database
-from cds_service.fixtures import Scenario, load_scenario, scenario_names
+from cds_service.fixtures import Scenario, load_scenario, scenario_names, shift_dates
 from cds_service.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +240,26 @@ def usable_and_recent(observation: dict[str, Any], code: str) -> bool:
         and observation["valueQuantity"].get("code") in KNOWN_UNITS
         and datetime.now(UTC) - measured <= window
     )
+
+
+def test_dates_are_shifted_by_now_minus_anchor() -> None:
+    shift = timedelta(days=3, hours=2)
+    shifted = shift_dates(
+        {"birthDate": "2014-06-14", "effectiveDateTime": "2026-11-20T07:30:00Z", "id": "2026-11-20x"}, shift
+    )
+    assert shifted == {
+        "birthDate": "2014-06-17",
+        "effectiveDateTime": "2026-11-23T09:30:00Z",
+        "id": "2026-11-20x",
+    }
+
+
+def test_a_loaded_scenario_is_dated_as_of_now_with_the_given_fhir_server() -> None:
+    later = datetime(2027, 5, 30, 12, 0, tzinfo=UTC)  # 181 days after the anchor
+    child = load_scenario("child-age-12", later, root=FIXTURES, fhir_server="http://fhir.test/R4/")
+    body = child.request()
+    assert body["fhirServer"] == "http://fhir.test/R4"
+    assert body["prefetch"]["labs"]["entry"][0]["fullUrl"].startswith("http://fhir.test/R4/Observation/")
+    assert body["prefetch"]["labs"]["entry"][0]["resource"]["effectiveDateTime"].startswith("2027-05-20")
+    assert body["hookInstance"] != child.request()["hookInstance"]
+    assert "prefetch" not in child.request_without_prefetch()
