@@ -52,6 +52,14 @@ KNOWN_UNITS = {
     "mL/min/{1.73_m2}",
 }
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ARTIFACT_TITLE = "Soft-tissue calcification on lower-limb radiographs"  # clinical-rules.md §0, §6.39
+OVERRIDE_REASONS = {"action-completed", "cds-not-applicable", "patient-refuses", "need-more-info"}
+GUIDANCE_URLS = {  # terminology.md, "Guidance to cite"
+    "https://kdigo.org/guidelines/ckd-mbd/",
+    "https://acsearch.acr.org/list",
+    "https://www.nice.org.uk/guidance/ng12",
+    "https://doi.org/10.1056/NEJMoa2102953",
+}
 
 
 @contextmanager
@@ -153,8 +161,19 @@ def test_scenario_cards_are_well_formed(answered: Answers, name: str) -> None:
     for card in cards:
         assert len(card["summary"]) < 140
         uuid.UUID(card["uuid"])
-        for suggestion in card.get("suggestions", []):
+        assert card["source"]["label"] == ARTIFACT_TITLE
+        assert "&\\#" not in card["detail"], "an HTML entity broken by Markdown escaping shows as '&#...;'"
+        assert {reason["code"] for reason in card["overrideReasons"]} <= OVERRIDE_REASONS
+        assert all(link["type"] == "absolute" and link["url"] in GUIDANCE_URLS for link in card["links"])
+        suggestions = card.get("suggestions", [])
+        for suggestion in suggestions:
             assert_draft_order(suggestion, scenario)
+        if suggestions:
+            expected_behaviour = "at-most-one" if topic(card) == "CalcFurtherImaging" else "any"
+            assert card["selectionBehavior"] == expected_behaviour
+            assert [s.get("isRecommended", False) for s in suggestions] == [True] + [False] * (
+                len(suggestions) - 1
+            )
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
