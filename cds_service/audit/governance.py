@@ -12,16 +12,19 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
 from cds_service.audit.export import instant
 from cds_service.audit.schema import card, feedback, invocation, rule_firing
+from cds_service.knowledge import Artifact
 
 LATENCY_TARGET_MS = 500.0
 RECENT_COMMENTS = 20
+REVIEW_INTERVAL = timedelta(days=365)  # our assumption: an approved artifact is reviewed yearly
+EXPIRY_WARNING = timedelta(days=90)  # flag an artifact this close to its expiry date
 
 
 def iso_week(moment: datetime) -> str:
@@ -181,3 +184,32 @@ def _unknown_card_feedback(connection: Connection, since: datetime) -> int:
         .where(feedback.c.unknown_card.is_(True), feedback.c.received_at >= since)
     )
     return int(connection.execute(query).scalar_one())
+
+
+def artifact_status(artifact: Artifact, today: date) -> dict[str, Any]:
+    """The artifact as governance checks it: version, dates, and whether a review is overdue.
+
+    The artifact records its last review, not the next one; the next is taken to be due a year
+    later (``REVIEW_INTERVAL``). Every rule of the artifact is listed, firing or not, so that a
+    rule that never fires is as visible as one that fires too often.
+    """
+    review_due = artifact.last_review_date + REVIEW_INTERVAL
+    return {
+        "id": artifact.id,
+        "title": artifact.title,
+        "version": artifact.version,
+        "status": artifact.status,
+        "steward": artifact.steward,
+        "contentHash": artifact.content_hash,
+        "approvalDate": artifact.approval_date.isoformat(),
+        "lastReviewDate": artifact.last_review_date.isoformat(),
+        "reviewDueDate": review_due.isoformat(),
+        "expiryDate": artifact.expiry_date.isoformat(),
+        "reviewOverdue": today > review_due,
+        "expired": artifact.expired(today),
+        "expiresSoon": not artifact.expired(today) and artifact.expiry_date - today <= EXPIRY_WARNING,
+        "rules": [
+            {"ruleId": rule_id, "title": rule.title, "version": rule.version, "status": rule.status}
+            for rule_id, rule in artifact.rules.items()
+        ],
+    }
