@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from cds_service.api.errors import install_error_handlers
 from cds_service.api.feedback_routes import feedback_router
 from cds_service.api.governance_routes import governance_router
+from cds_service.api.metrics_route import metrics_router
 from cds_service.api.routes import router
 from cds_service.api.slashes import CollapseSlashes
 from cds_service.api.unexpected import UnexpectedErrors
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, audit: AuditStore | None = N
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(feedback_router)
+    app.include_router(metrics_router)
     app.include_router(governance_router)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(

@@ -9,7 +9,6 @@ retries later, rather than a 200 that would lose the item.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from cds_service.api.body import read_json_object
@@ -22,10 +21,9 @@ from cds_service.cdshooks.models import FeedbackItem, FeedbackRequest
 from cds_service.cdshooks.operation_outcome import operation_outcome
 from cds_service.cdshooks.validation import describe_errors
 from cds_service.errors import BadRequest
+from cds_service.metrics import FEEDBACK_TOTAL
 
 feedback_router = APIRouter()
-
-FEEDBACK_TOTAL = Counter("cds_feedback_total", "Feedback items received, by outcome", ["outcome"])
 
 
 @feedback_router.post("/cds-services/{service_id}/feedback")

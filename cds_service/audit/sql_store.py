@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
-from prometheus_client import Counter
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -37,12 +36,9 @@ from cds_service.audit.governance import governance_summary
 from cds_service.audit.records import FeedbackReceipt, FeedbackRecord, InvocationRecord
 from cds_service.audit.schema import card, chain_head, feedback, invocation
 from cds_service.audit.store import AlreadyRecorded, AuditUnavailable
+from cds_service.metrics import AUDIT_STORE_FAILURES
 
 log = logging.getLogger("cds_service.audit")
-
-AUDIT_STORE_FAILURES = Counter(
-    "cds_audit_store_failures_total", "Audit store operations that failed (answered with no cards)"
-)
 
 T = TypeVar("T")
 

@@ -9,6 +9,7 @@ from cds_service.clinical.patient_data import PatientData
 from cds_service.fhir.client import FhirAccess
 from cds_service.fhir.deadline import Deadline
 from cds_service.fhir.gatherer import DataRequirement, GatherStats, gather_report_sign
+from cds_service.metrics import observe_gathering
 from cds_service.services.invocation import Invocation
 from cds_service.services.resources import ServiceResources
 
@@ -44,4 +45,5 @@ async def gather_report(invocation: Invocation, requirements: Sequence[DataRequi
                                             resources.settings, stats)
     finally:
         _record_prefetch(invocation, stats)
+        observe_gathering(stats)
     return gathered.data

@@ -24,6 +24,7 @@ from cds_service.cdshooks.models import Card, CdsResponse, HookRequest
 from cds_service.cdshooks.validation import describe_errors
 from cds_service.errors import BadRequest, PreconditionFailed
 from cds_service.fhir.deadline import DeadlineExceeded
+from cds_service.metrics import observe_invocation
 from cds_service.security.caller import Caller
 from cds_service.services.resources import ServiceResources
 
@@ -97,10 +98,12 @@ async def run_invocation(
         record = _record_of(service_id, invocation, resources, failed, dict(EMPTY), received_at, started)
         await _record(resources, record)
         _log_line(record, caller)
+        observe_invocation(record, EMPTY, time.monotonic() - started)
         raise
     record = _record_of(service_id, invocation, resources, result, body, received_at, started)
     body = await _record(resources, record)
     _log_line(record, caller)
+    observe_invocation(record, body, time.monotonic() - started)
     return body
 
 
