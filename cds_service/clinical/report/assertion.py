@@ -24,16 +24,17 @@ from functools import cached_property
 from cds_service.clinical.evaluation import Assertion
 from cds_service.clinical.report.matching import CompiledLexicons, Hit
 
+# in order of precedence when one phrase is several kinds of cue
 _BEFORE = {
-    "negated-before": Assertion.NEGATED,
-    "possible-before": Assertion.POSSIBLE,
     "resolved-before": Assertion.RESOLVED,
+    "possible-before": Assertion.POSSIBLE,
+    "negated-before": Assertion.NEGATED,
     "pseudo": Assertion.PRESENT,
 }
 _AFTER = {
-    "negated-after": Assertion.NEGATED,
-    "possible-after": Assertion.POSSIBLE,
     "resolved-after": Assertion.RESOLVED,
+    "possible-after": Assertion.POSSIBLE,
+    "negated-after": Assertion.NEGATED,
     "pseudo": Assertion.PRESENT,
 }
 _TERMINATORS = frozenset({"terminator"})
@@ -97,7 +98,7 @@ class SentenceCues:
             if cue.kinds & _BEFORE_TERMINATORS:
                 nearest = None
                 continue
-            kind = next((k for k in cue.kinds if k in _BEFORE), None)
+            kind = next((k for k in _BEFORE if k in cue.kinds), None)
             if kind is not None:
                 nearest = Judgement(_BEFORE[kind], cue.text)
         return nearest
@@ -109,7 +110,7 @@ class SentenceCues:
                 continue
             if cue.kinds & _TERMINATORS:
                 return None
-            kind = next((k for k in cue.kinds if k in _AFTER), None)
+            kind = next((k for k in _AFTER if k in cue.kinds), None)
             if kind is not None and cue.end <= limit:
                 return Judgement(_AFTER[kind], cue.text)
         return None

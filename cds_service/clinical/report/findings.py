@@ -198,8 +198,14 @@ def coded_lesions(coded: Sequence[CodedFinding]) -> list[Lesion]:
 
 
 def identify_across_report(lesions: list[Lesion], lexicons: CompiledLexicons) -> list[Lesion]:
-    """§6.20: the IMPRESSION naming the lesion the FINDINGS describe makes it that entity."""
-    named = [lesion for lesion in lesions if lesion.entity is not None and lesion.counts]
+    """§6.20: the IMPRESSION naming the lesion the FINDINGS describe makes it that entity.
+
+    An entity named without a site ("Vascular calcification.") stands for the lesions of that
+    entity the report placed ("calcified femoral artery"), so it is compared by their sites (§6.33).
+    """
+    named = _entities_as_described(
+        [lesion for lesion in lesions if lesion.entity is not None and lesion.counts]
+    )
     if not named:
         return lesions
     result = []
@@ -210,6 +216,19 @@ def identify_across_report(lesions: list[Lesion], lexicons: CompiledLexicons) ->
                 lesion = replace(lesion, entity=same.entity)
         result.append(lesion)
     return result
+
+
+def _entities_as_described(named: list[Lesion]) -> list[Lesion]:
+    placed: dict[str, frozenset[str]] = {}
+    for lesion in named:
+        if lesion.sites and lesion.entity:
+            placed[lesion.entity] = placed.get(lesion.entity, frozenset()) | lesion.sites
+    return [
+        lesion
+        if lesion.sites or lesion.entity not in placed
+        else replace(lesion, sites=placed[lesion.entity])
+        for lesion in named
+    ]
 
 
 def finding_counts(lesions: Sequence[Lesion]) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from cds_service.knowledge.lexicons import BenignEntity, Lexicons, phrase_pattern
+from cds_service.knowledge.lexicons import REGEX_PREFIX, BenignEntity, Lexicons, phrase_pattern
 
 
 @dataclass(frozen=True)
@@ -34,30 +34,137 @@ class Hit:
 
 
 class Matcher:
-    """All phrases of one lexicon family, each tagged with its category."""
+    """All phrases of one lexicon family, each tagged with its category.
+
+    Plain phrases are compiled into one prefix tree (a regular expression that branches on
+    each next character) matched on the lower-cased text: a few hundred cues cost about as much
+    as one. ``re:`` phrases, few per family, form a second expression on the original text.
+    """
 
     def __init__(self, categories: Mapping[str, Sequence[str]]) -> None:
-        kinds_by_phrase: dict[str, set[str]] = {}
+        self._exact: dict[str, set[str]] = {}
+        self._prefixes: list[tuple[str, str]] = []  # (normalised stem, kind) for `word*` phrases
+        tree: _Trie = {}
+        regexes: dict[str, set[str]] = {}
         for kind, phrases in categories.items():
             for phrase in phrases:
-                kinds_by_phrase.setdefault(phrase_pattern(phrase), set()).add(kind)
-        ordered = sorted(kinds_by_phrase, key=len, reverse=True)
-        self._kinds = {f"g{index}": frozenset(kinds_by_phrase[src]) for index, src in enumerate(ordered)}
+                if phrase.startswith(REGEX_PREFIX) or not any(ch.isalnum() for ch in phrase):
+                    regexes.setdefault(phrase_pattern(phrase), set()).add(kind)
+                else:
+                    _insert(tree, _tokens(phrase))
+                    self._remember(phrase, kind)
+        self._plain = re.compile(_emit(tree)) if tree else None
+        ordered = sorted(regexes, key=len, reverse=True)
+        self._regex_kinds = {f"g{index}": frozenset(regexes[src]) for index, src in enumerate(ordered)}
         alternatives = "|".join(f"(?P<g{index}>{src})" for index, src in enumerate(ordered))
-        self._regex = re.compile(alternatives or r"(?!x)x", re.IGNORECASE)
+        self._regex = re.compile(alternatives, re.IGNORECASE) if ordered else None
+
+    def _remember(self, phrase: str, kind: str) -> None:
+        key = _normalise(phrase.rstrip("*"))
+        if phrase.endswith("*") and len(phrase) > 1:
+            self._prefixes.append((key, kind))
+        else:
+            self._exact.setdefault(key, set()).add(kind)
 
     def find(self, text: str) -> list[Hit]:
         """Non-overlapping hits, leftmost first, the longest phrase at each position."""
-        hits = []
-        for match in self._regex.finditer(text):
-            if match.end() == match.start():
-                continue
-            group = match.lastgroup or ""
-            hits.append(Hit(match.start(), match.end(), self._kinds[group], match.group()))
-        return hits
+        hits = self._plain_hits(text) + self._regex_hits(text)
+        if len(hits) < 2:
+            return hits
+        hits.sort(key=lambda hit: (hit.start, hit.start - hit.end))
+        chosen: list[Hit] = []
+        for hit in hits:
+            if not chosen or hit.start >= chosen[-1].end:
+                chosen.append(hit)
+        return chosen
 
     def search(self, text: str) -> bool:
-        return self._regex.search(text) is not None
+        lowered = text.lower()
+        if self._plain is not None and len(lowered) == len(text) and self._plain.search(lowered):
+            return True
+        return (
+            bool(self.find(text))
+            if len(lowered) != len(text)
+            else bool(self._regex is not None and self._regex.search(text))
+        )
+
+    def _plain_hits(self, text: str) -> list[Hit]:
+        if self._plain is None:
+            return []
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a rare character whose lower case is longer
+            lowered = "".join(ch.lower()[0] for ch in text)
+        hits = []
+        for match in self._plain.finditer(lowered):
+            if match.end() > match.start():
+                matched = text[match.start() : match.end()]
+                hits.append(Hit(match.start(), match.end(), self._classify(matched), matched))
+        return hits
+
+    def _classify(self, matched: str) -> frozenset[str]:
+        key = _normalise(matched)
+        kinds = set(self._exact.get(key, ()))
+        kinds.update(kind for stem, kind in self._prefixes if key.startswith(stem))
+        return frozenset(kinds) or frozenset({"unknown"})
+
+    def _regex_hits(self, text: str) -> list[Hit]:
+        if self._regex is None:
+            return []
+        return [
+            Hit(match.start(), match.end(), self._regex_kinds[match.lastgroup or ""], match.group())
+            for match in self._regex.finditer(text)
+            if match.end() > match.start()
+        ]
+
+
+_Trie = dict[str, "_Trie"]
+_END = ""  # the key marking "a phrase may end here"; its child holds the word-end check
+_SEPARATOR = r"[\s\-]+"
+_OPTIONAL_HYPHEN = r"[\s\-]?"
+_CONTINUES = r"\w*"
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[\s\-]+", "", text.lower())
+
+
+def _tokens(phrase: str) -> list[str]:
+    """A plain phrase as regex pieces: characters, word separators, a continuation, an end."""
+    tokens: list[str] = [] if not phrase[:1].isalnum() else [r"(?<!\w)"]
+    for index, word in enumerate(phrase.split()):
+        if index:
+            tokens.append(_SEPARATOR)
+        continues = word.endswith("*") and len(word) > 1
+        for position, piece in enumerate((word[:-1] if continues else word).split("-")):
+            if position:
+                tokens.append(_OPTIONAL_HYPHEN)
+            tokens.extend(re.escape(ch) for ch in piece.lower())
+        if continues:
+            tokens.append(_CONTINUES)
+    ends_in_word = phrase.rstrip("*")[-1:].isalnum()
+    tokens.append(_END + (r"(?!\w)" if ends_in_word else ""))
+    return tokens
+
+
+def _insert(tree: _Trie, tokens: list[str]) -> None:
+    node = tree
+    for token in tokens[:-1]:
+        node = node.setdefault(token, {})
+    node.setdefault(_END + "\x00" + tokens[-1], {})
+
+
+def _emit(node: _Trie) -> str:
+    """The tree as a regular expression; longer continuations are tried before ending."""
+    branches, endings = [], []
+    for token, child in node.items():
+        if token.startswith(_END + "\x00"):
+            endings.append(token[1:])
+        else:
+            branches.append(token + _emit(child))
+    alternatives = branches + sorted(set(endings), key=len, reverse=True)
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")"
 
 
 def anchored(phrases: Iterable[str], *, at_end: bool) -> re.Pattern[str]:
