@@ -15,6 +15,9 @@ from cds_service.audit.sql_store import SqlAuditStore
 from cds_service.audit.store import AuditStore
 from cds_service.knowledge import Artifact
 from cds_service.settings import Settings
+from tests.integration.audit.conftest import postgres_url
+
+__all__ = ["postgres_url"]  # a fixture of the audit tests, used here too
 
 ADMIN_TOKEN = "t"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -36,6 +39,23 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def store(database_url: str) -> Iterator[SqlAuditStore]:
     audit = SqlAuditStore.from_url(database_url)
+    yield audit
+    audit.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request: pytest.FixtureRequest, database_url: str) -> str:
+    """SQLite, and PostgreSQL when CDS_TEST_DATABASE_URL is set (skipped otherwise)."""
+    if request.param == "sqlite":
+        return database_url
+    url: str = request.getfixturevalue("postgres_url")
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture
+def any_store(any_database_url: str) -> Iterator[SqlAuditStore]:
+    audit = SqlAuditStore.from_url(any_database_url)
     yield audit
     audit.engine.dispose()
 

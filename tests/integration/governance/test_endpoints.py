@@ -68,9 +68,9 @@ async def test_refused_without_the_admin_token(
     assert "wrong" not in response.text and "governance" not in response.text  # no detail leaks
 
 
-async def test_summary_has_the_numbers_on_record(store: SqlAuditStore, database_url: str) -> None:
-    await record_a_fortnight(store)
-    async with serving(store, database_url) as client:
+async def test_summary_has_the_numbers_on_record(any_store: SqlAuditStore, any_database_url: str) -> None:
+    await record_a_fortnight(any_store)
+    async with serving(any_store, any_database_url) as client:
         response = await client.get("/governance/api/summary", params={"since": SINCE}, headers=ADMIN)
 
     assert response.status_code == 200
@@ -124,10 +124,10 @@ async def test_summary_names_the_artifact_and_its_dates(store: SqlAuditStore, da
 
 
 async def test_page_shows_the_rules_and_escapes_clinicians_comments(
-    store: SqlAuditStore, database_url: str
+    any_store: SqlAuditStore, any_database_url: str
 ) -> None:
-    await record_a_fortnight(store)
-    async with serving(store, database_url) as client:
+    await record_a_fortnight(any_store)
+    async with serving(any_store, any_database_url) as client:
         response = await client.get("/governance", params={"since": SINCE}, headers=ADMIN)
 
     page = response.text
