@@ -16,4 +16,4 @@ _WHITESPACE = re.compile(r"\s+")
 def escape_text(text: str) -> str:
     """One line of patient text, safe inside Markdown and HTML."""
     flat = _WHITESPACE.sub(" ", text).strip()
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=True))
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", flat), quote=False)

@@ -5,6 +5,8 @@ It names the finding (with its side) and the action that matters most; never the
 
 from __future__ import annotations
 
+import re
+
 from cds_service.clinical.evaluation import Evaluation, Laterality, RuleOutcome
 
 SIDE = {Laterality.LEFT: " L", Laterality.RIGHT: " R", Laterality.BILATERAL: " bilateral"}
@@ -17,10 +19,24 @@ ACTION_WORDS = {
 LIMIT = 139
 
 
+REGIONS = ("calf", "shin", "thigh", "knee", "ankle", "foot", "heel", "toe", "hip", "buttock",
+           "gluteal", "femur", "tibia", "fibula", "popliteal", "leg", "lower limb")
+_REGION = re.compile(r"\b(" + "|".join(REGIONS) + r")s?\b", re.IGNORECASE)
+
+
+def region(evaluation: Evaluation) -> str:
+    """Where the finding is, in the report's own region word (sentence first, then the exam)."""
+    reading = evaluation.reading
+    for text in (*reading.triggering_sentences, *reading.exam_texts, reading.exam or ""):
+        found = _REGION.search(text)
+        if found:
+            return found.group(1).lower()
+    return "leg"
+
+
 def finding_words(evaluation: Evaluation) -> str:
     side = SIDE.get(evaluation.reading.features.laterality, "")
-    site = evaluation.reading.site if getattr(evaluation.reading, "site", None) else "leg"
-    return f"Soft-tissue calcification{side} {site}"
+    return f"Soft-tissue calcification{side} {region(evaluation)}"
 
 
 def _actions(rule: RuleOutcome) -> str:

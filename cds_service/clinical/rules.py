@@ -47,12 +47,20 @@ class Facts:
         return self.reading.features.laterality
 
     @property
+    def finding_type(self) -> FindingType | None:
+        """Myositis ossificans / heterotopic ossification is type B with a trauma or surgery
+        history, which an active recent leg-injury Condition also supplies (§2, §6.34)."""
+        if self.reading.ossification_needs_history and self.history.recent_leg_injury:
+            return FindingType.SPECIFIC_BENIGN
+        return self.reading.finding_type
+
+    @property
     def non_specific(self) -> bool:
-        return self.reading.finding_type is FindingType.NON_SPECIFIC
+        return self.finding_type is FindingType.NON_SPECIFIC
 
     @property
     def specific_benign(self) -> bool:
-        return self.reading.finding_type is FindingType.SPECIFIC_BENIGN
+        return self.finding_type is FindingType.SPECIFIC_BENIGN
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,24 @@ def egfr_below(lab: LabValue | None, threshold: float) -> bool:
     return lab.value < threshold
 
 
+ANALYTE_WORDS = {
+    "calcium-total": "total calcium", "calcium-ionized": "ionized calcium",
+    "calcium-corrected": "corrected calcium", "phosphate": "phosphate", "pth": "PTH",
+    "creatinine": "creatinine", "egfr": "eGFR", "albumin": "albumin", "vitamin-d": "25-OH vitamin D",
+}
+
+
+def number(value: float) -> str:
+    """Values as a clinician reads them: at most two decimals, no trailing zeros."""
+    return f"{round(value, 2):g}"
+
+
 def describe(lab: LabValue) -> str:
-    comparator = lab.comparator or ""
-    return f"{lab.analyte} {comparator}{lab.value:g} {lab.unit}"
+    """'total calcium 10.9 mg/dL on 2026-11-02 (computed)' — never a value without its date."""
+    when = lab.effective.date().isoformat() if lab.effective else "date unknown"
+    how = " (computed)" if lab.computed else ""
+    words = ANALYTE_WORDS.get(lab.analyte, lab.analyte)
+    return f"{words} {lab.comparator or ''}{number(lab.value)} {lab.unit} on {when}{how}"
 
 
 # ----------------------------------------------------------------- red flags (CalcRedFlags)
@@ -170,7 +193,7 @@ def metabolic_abnormalities(facts: Facts) -> tuple[str, ...]:
 
 def _lab_with_limit(lab: LabValue | None) -> str:
     assert lab is not None
-    limit = f", upper limit {lab.upper_limit:g}" if lab.upper_limit is not None else ", flagged high"
+    limit = f", upper limit {number(lab.upper_limit)}" if lab.upper_limit is not None else ", flagged high"
     return describe(lab) + limit
 
 

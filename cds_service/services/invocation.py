@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cds_service.audit.records import CardRecord, InvocationRecord
-from cds_service.audit.store import AuditUnavailable
+from cds_service.audit.records import CardRecord, InvocationRecord, RuleFiring
+from cds_service.audit.store import AlreadyRecorded, AuditUnavailable
 from cds_service.cdshooks.guard import OutputGuardError, guarded_response
 from cds_service.cdshooks.models import Card, CdsResponse, HookRequest
 from cds_service.cdshooks.validation import describe_errors
@@ -40,6 +40,7 @@ class UseCaseResult:
     outcome: str
     cards: list[Card] = field(default_factory=list)
     card_records: list[CardRecord] = field(default_factory=list)
+    rule_firings: list[RuleFiring] = field(default_factory=list)
     outcome_reason: str | None = None
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     suppressions: list[dict[str, Any]] = field(default_factory=list)
@@ -129,6 +130,7 @@ def _record_of(service_id: str, invocation: Invocation, resources: ServiceResour
         artifact_version=resources.artifact.version,
         artifact_hash=resources.artifact.content_hash,
         suppressions=tuple(result.suppressions),
+        rule_firings=tuple(result.rule_firings),
         extension=request.extension,
     )
 
@@ -162,6 +164,8 @@ async def _record(resources: ServiceResources, record: InvocationRecord) -> dict
     """No card leaves unaudited: a store failure answers no cards (design.md decision 5)."""
     try:
         await resources.audit.record_invocation(record)
+    except AlreadyRecorded as repeat:  # a concurrent call with the same hookInstance won
+        return repeat.response
     except AuditUnavailable as failure:
         log.error("audit store unavailable; answering no cards: %s", failure,
                   extra={"hookInstance": record.hook_instance, "service": record.service})

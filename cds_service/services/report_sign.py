@@ -20,9 +20,10 @@ from cds_service.knowledge import Artifact
 from cds_service.security.caller import Caller
 from cds_service.services.gathering import gather_report
 from cds_service.services.invocation import Invocation, UseCaseResult, parse_request, run_invocation
+from cds_service.services.lifecycle import artifact_silenced
 from cds_service.services.prefetch_templates import report_sign_templates
 from cds_service.services.resources import ServiceResources
-from cds_service.services.summaries import card_records, evaluation_summary
+from cds_service.services.summaries import card_records, evaluation_summary, rule_firings
 from cds_service.settings import Settings
 
 SERVICE_ID = "calcification-report-sign"
@@ -65,13 +66,15 @@ async def invoke(body: dict[str, Any], caller: Caller, resources: ServiceResourc
 
     async def use_case(invocation: Invocation) -> UseCaseResult:
         data = await gather_report(invocation, requirements(resources.artifact), resources)
-        evaluation = evaluate(data, resources.artifact, resources.clock())
+        evaluation = evaluate(data, resources.artifact, resources.clock(),
+                              all_silent=artifact_silenced(resources))
         cards = render_cards(evaluation, resources.artifact, resources.settings.topic_system)
         return UseCaseResult(
             outcome=evaluation.outcome,
             outcome_reason=evaluation.outcome_reason,
             cards=[card.card for card in cards],
             card_records=card_records(cards),
+            rule_firings=rule_firings(evaluation),
             evaluations=[evaluation_summary(evaluation)],
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cds_service.audit.records import CardRecord
+from cds_service.audit.records import CardRecord, RuleFiring
 from cds_service.cards.render import RenderedCard
 from cds_service.clinical.evaluation import Evaluation, LabValue
 
@@ -101,3 +101,13 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
             for rule in evaluation.rules
         ],
     }
+
+
+def rule_firings(evaluation: Evaluation) -> list[RuleFiring]:
+    """Every rule that fired (active) or would have (silent), for governance's counts."""
+    return [
+        RuleFiring(rule.rule_id, rule.rule_version, evaluation.report_id,
+                   "would-fire" if rule.status == "silent" else "fired")
+        for rule in evaluation.rules
+        if rule.fired
+    ]
