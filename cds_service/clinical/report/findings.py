@@ -203,9 +203,7 @@ def identify_across_report(lesions: list[Lesion], lexicons: CompiledLexicons) ->
     An entity named without a site ("Vascular calcification.") stands for the lesions of that
     entity the report placed ("calcified femoral artery"), so it is compared by their sites (§6.33).
     """
-    named = _entities_as_described(
-        [lesion for lesion in lesions if lesion.entity is not None and lesion.counts]
-    )
+    named = _identifying([lesion for lesion in lesions if lesion.entity is not None and lesion.counts])
     if not named:
         return lesions
     result = []
@@ -218,17 +216,21 @@ def identify_across_report(lesions: list[Lesion], lexicons: CompiledLexicons) ->
     return result
 
 
-def _entities_as_described(named: list[Lesion]) -> list[Lesion]:
-    placed: dict[str, frozenset[str]] = {}
+def _identifying(named: list[Lesion]) -> list[Lesion]:
+    """The entity lesions that may name another lesion, an unplaced one taking its entity's sites."""
+    placed: dict[str, list[Lesion]] = {}
     for lesion in named:
         if lesion.sites and lesion.entity:
-            placed[lesion.entity] = placed.get(lesion.entity, frozenset()) | lesion.sites
-    return [
-        lesion
-        if lesion.sites or lesion.entity not in placed
-        else replace(lesion, sites=placed[lesion.entity])
-        for lesion in named
-    ]
+            placed.setdefault(lesion.entity, []).append(lesion)
+    result = []
+    for lesion in named:
+        others = [p for p in placed.get(lesion.entity or "", []) if not p.kept_apart]
+        if lesion.kept_apart or (not lesion.sites and placed.get(lesion.entity or "") and not others):
+            continue  # the report set this entity apart from the other lesions
+        if not lesion.sites and others:
+            lesion = replace(lesion, sites=frozenset().union(*(p.sites for p in others)))
+        result.append(lesion)
+    return result
 
 
 def finding_counts(lesions: Sequence[Lesion]) -> bool:

@@ -54,10 +54,8 @@ class Matcher:
                     _insert(tree, _tokens(phrase))
                     self._remember(phrase, kind)
         self._plain = re.compile(_emit(tree)) if tree else None
-        ordered = sorted(regexes, key=len, reverse=True)
-        self._regex_kinds = {f"g{index}": frozenset(regexes[src]) for index, src in enumerate(ordered)}
-        alternatives = "|".join(f"(?P<g{index}>{src})" for index, src in enumerate(ordered))
-        self._regex = re.compile(alternatives, re.IGNORECASE) if ordered else None
+        self._lower_regexes = _RegexGroup({src: k for src, k in regexes.items() if not _case_sensitive(src)})
+        self._cased_regexes = _RegexGroup({src: k for src, k in regexes.items() if _case_sensitive(src)})
 
     def _remember(self, phrase: str, kind: str) -> None:
         key = _normalise(phrase.rstrip("*"))
@@ -79,14 +77,7 @@ class Matcher:
         return chosen
 
     def search(self, text: str) -> bool:
-        lowered = text.lower()
-        if self._plain is not None and len(lowered) == len(text) and self._plain.search(lowered):
-            return True
-        return (
-            bool(self.find(text))
-            if len(lowered) != len(text)
-            else bool(self._regex is not None and self._regex.search(text))
-        )
+        return bool(self.find(text))
 
     def _plain_hits(self, text: str) -> list[Hit]:
         if self._plain is None:
@@ -108,13 +99,57 @@ class Matcher:
         return frozenset(kinds) or frozenset({"unknown"})
 
     def _regex_hits(self, text: str) -> list[Hit]:
-        if self._regex is None:
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            lowered = "".join(ch.lower()[0] for ch in text)
+        return self._lower_regexes.hits(lowered, text) + self._cased_regexes.hits(text, text)
+
+
+_WORD_START = re.compile(r"^(?:\\b|\(\?<!\\w\))")
+_LETTER_OUTSIDE_ESCAPE = re.compile(r"[A-Z]")
+
+
+def _case_sensitive(source: str) -> bool:
+    """Patterns with a case-sensitive part (or capitals) run on the text as written."""
+    return "(?-i:" in source or bool(_LETTER_OUTSIDE_ESCAPE.search(re.sub(r"\\[A-Za-z]", "", source)))
+
+
+class _RegexGroup:
+    """The ``re:`` phrases of a family. A leading word boundary is checked after matching and no
+    named groups are used, so the engine can skip characters that start no phrase quickly."""
+
+    def __init__(self, regexes: Mapping[str, set[str]]) -> None:
+        flags = re.IGNORECASE if any(_case_sensitive(src) for src in regexes) else 0
+        self._entries: list[tuple[re.Pattern[str], frozenset[str], bool]] = []
+        stripped = []
+        for source in sorted(regexes, key=len, reverse=True):
+            bare = _WORD_START.sub("", source, count=1)
+            self._entries.append((re.compile(bare, flags), frozenset(regexes[source]), bare != source))
+            stripped.append(f"(?:{bare})")
+        self._combined = re.compile("|".join(stripped), flags) if stripped else None
+
+    def hits(self, searched: str, original: str) -> list[Hit]:
+        if self._combined is None:
             return []
-        return [
-            Hit(match.start(), match.end(), self._regex_kinds[match.lastgroup or ""], match.group())
-            for match in self._regex.finditer(text)
-            if match.end() > match.start()
-        ]
+        found = []
+        for match in self._combined.finditer(searched):
+            start, end = match.start(), match.end()
+            if end > start:
+                kinds = self._kinds(searched, start, end)
+                if kinds:
+                    found.append(Hit(start, end, kinds, original[start:end]))
+        return found
+
+    def _kinds(self, searched: str, start: int, end: int) -> frozenset[str]:
+        at_word_start = start == 0 or not (searched[start - 1].isalnum() or searched[start - 1] == "_")
+        kinds: set[str] = set()
+        for pattern, entry_kinds, needs_word_start in self._entries:
+            if needs_word_start and not at_word_start:
+                continue
+            again = pattern.match(searched, start)
+            if again is not None and again.end() == end:
+                kinds |= entry_kinds
+        return frozenset(kinds)
 
 
 _Trie = dict[str, "_Trie"]

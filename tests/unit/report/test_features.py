@@ -340,3 +340,14 @@ def test_evidence_pairs_name_feature_and_sentence() -> None:
     assert all(
         sentence == "A 6 cm calcified mass deep to the fascia." for _, sentence in reading.features.evidence
     )
+
+
+def test_entity_set_apart_does_not_name_the_other_lesion() -> None:
+    """§6.20: "separately ... likely phleboliths" keeps the phleboliths apart from the calcification."""
+    reading = read(
+        "FINDINGS: A 4 cm calcification within the gastrocnemius. Separately, small rounded densities in "
+        "the subcutaneous fat of the lower leg, likely phleboliths.\n"
+        "IMPRESSION: Intramuscular calcification in the calf. Phleboliths."
+    )
+    assert reading.finding_type is FindingType.NON_SPECIFIC
+    assert reading.features.depth is Depth.DEEP
