@@ -31,7 +31,8 @@ def wait_for_server(fhir_base: str) -> None:
                 return
         except (urllib.error.URLError, OSError) as problem:
             if time.monotonic() > give_up_at:
-                raise SystemExit(f"FHIR server {fhir_base} not up after {WAIT_FOR_SERVER_S} s: {problem}")
+                message = f"FHIR server {fhir_base} not up after {WAIT_FOR_SERVER_S} s: {problem}"
+                raise SystemExit(message) from None
             time.sleep(POLL_EVERY_S)
 
 
