@@ -22,8 +22,8 @@ from cds_service.audit.store import AuditUnavailable
 from cds_service.cdshooks.operation_outcome import operation_outcome
 from cds_service.errors import BadRequest, Unauthorized, UnknownService
 from cds_service.governance import GovernanceSource, collect, render_page
+from cds_service.metrics import AUTH_FAILURES
 from cds_service.security.gate import bearer_token
-from cds_service.security.metrics import AUTH_FAILURES
 from cds_service.services.resources import ServiceResources
 from cds_service.settings import Settings
 

@@ -70,7 +70,7 @@ font-weight:600}
 table{border-collapse:collapse;width:100%;margin:8px 0;background:#fff}
 th,td{border:1px solid #d9dee3;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
-th[scope=row],td.when{white-space:nowrap}td.comment{width:55%}
+th[scope=row],td.when,td.reason{white-space:nowrap}td.comment{width:55%}
 dl.terms{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:6px 0 0;color:#3e4c59}
 dl.terms dt{font-weight:600}dl.terms dd{margin:0}
 tbody tr:nth-child(even){background:#f9fafb}
@@ -393,7 +393,7 @@ def _comments(comments: Sequence[Mapping[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td class='when'>{esc(when(item['at']))}</td><td>{esc(item['ruleId'])}</td>"
         f"<td>{esc(item['outcome'])}</td>"
-        f"<td>{esc(item['reason'] or '—')}</td><td class='comment'>{esc(item['comment'])}</td></tr>"
+        f"<td class='reason'>{esc(item['reason'] or '—')}</td><td class='comment'>{esc(item['comment'])}</td></tr>"
         for item in comments
     )
     return (
