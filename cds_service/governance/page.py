@@ -393,7 +393,8 @@ def _comments(comments: Sequence[Mapping[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td class='when'>{esc(when(item['at']))}</td><td>{esc(item['ruleId'])}</td>"
         f"<td>{esc(item['outcome'])}</td>"
-        f"<td class='reason'>{esc(item['reason'] or '—')}</td><td class='comment'>{esc(item['comment'])}</td></tr>"
+        f"<td class='reason'>{esc(item['reason'] or '—')}</td>"
+        f"<td class='comment'>{esc(item['comment'])}</td></tr>"
         for item in comments
     )
     return (
