@@ -99,12 +99,13 @@ def run(
     artifact: Artifact = ARTIFACT,
     all_silent: bool = False,
     report_resource: dict[str, Any] | None = None,
+    patient_fields: dict[str, Any] | None = None,
     **report_fields: Any,
 ) -> Evaluation:
     """Evaluate one report for one patient; labs default to a normal, recent core panel."""
     data = PatientData(
         report=report_resource if report_resource is not None else report(text, **report_fields),
-        patient=patient(birth_date, gender),
+        patient={**patient(birth_date, gender), **(patient_fields or {})},
         observations=list(normal_full() if observations is None else observations),
         conditions=list(conditions),
         service_requests=list(orders),
