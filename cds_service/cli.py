@@ -59,8 +59,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "demo":
         from cds_service.demo import run_demo
 
-        return run_demo(args.url, fixtures=args.fixtures, issuer=args.issuer, key_file=args.key,
-                        kid=args.kid)
+        return run_demo(args.url, fixtures=args.fixtures, issuer=args.issuer, key_file=args.key, kid=args.kid)
     if args.command == "rules":
         from cds_service.knowledge.describe import describe_artifact
 

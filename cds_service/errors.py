@@ -1,15 +1,15 @@
 """The service's exception tree, mapped once at the HTTP edge (``api/errors.py``).
 
-    CdsError
-    ├── BadRequest              400  the request is malformed (body, JSON, fields, context)
-    │   └── PayloadTooDeep      400  JSON nested deeper than CDS_MAX_JSON_DEPTH
-    ├── Unauthorized            401  authentication failed (no detail leaves the service)
-    ├── Forbidden               403  fhirServer not on the calling client's list
-    ├── UnknownService          404  no such service id
-    ├── PreconditionFailed      412  required data (report, patient) cannot be had
-    ├── PayloadTooLarge         413  body over CDS_MAX_BODY_BYTES
-    ├── UnsupportedMediaType    415  body is not JSON
-    └── RateLimited             429  a client over its rate limit
+CdsError
+├── BadRequest              400  the request is malformed (body, JSON, fields, context)
+│   └── PayloadTooDeep      400  JSON nested deeper than CDS_MAX_JSON_DEPTH
+├── Unauthorized            401  authentication failed (no detail leaves the service)
+├── Forbidden               403  fhirServer not on the calling client's list
+├── UnknownService          404  no such service id
+├── PreconditionFailed      412  required data (report, patient) cannot be had
+├── PayloadTooLarge         413  body over CDS_MAX_BODY_BYTES
+├── UnsupportedMediaType    415  body is not JSON
+└── RateLimited             429  a client over its rate limit
 """
 
 from __future__ import annotations

@@ -13,8 +13,21 @@ from typing import Any
 
 import orjson
 
-ALLOWED_FIELDS = ("hookInstance", "service", "client", "outcome", "durationMs", "topics", "reason",
-                  "status", "key", "fhirOutcome", "count", "path", "method")
+ALLOWED_FIELDS = (
+    "hookInstance",
+    "service",
+    "client",
+    "outcome",
+    "durationMs",
+    "topics",
+    "reason",
+    "status",
+    "key",
+    "fhirOutcome",
+    "count",
+    "path",
+    "method",
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -97,7 +97,5 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"CDS_{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"CDS_{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors())
         raise SettingsError(f"invalid settings: {problems}") from None

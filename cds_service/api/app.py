@@ -28,8 +28,9 @@ from cds_service.settings import Settings, load_settings
 log = logging.getLogger("cds_service.app")
 
 
-def create_app(settings: Settings | None = None, *, audit: AuditStore | None = None,
-               artifact: Artifact | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, audit: AuditStore | None = None, artifact: Artifact | None = None
+) -> FastAPI:
     """Build the app; settings, artifact and clients are validated here, before serving."""
     settings = settings or load_settings()
     artifact = artifact or load_artifact(settings.knowledge_file)
@@ -52,8 +53,13 @@ def create_app(settings: Settings | None = None, *, audit: AuditStore | None = N
         if audit is None:
             await store.close()
 
-    app = FastAPI(title="Calcification CDS Hooks service", lifespan=lifespan, openapi_url=None,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Calcification CDS Hooks service",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.gate = gate
     install_error_handlers(app)

@@ -20,9 +20,7 @@ def _media_type(request: Request) -> str:
 async def read_json_object(request: Request, max_bytes: int, max_depth: int) -> dict[str, Any]:
     media_type = _media_type(request)
     if media_type not in JSON_MEDIA_TYPES:
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json (got {media_type or 'none'})"
-        )
+        raise UnsupportedMediaType(f"Content-Type must be application/json (got {media_type or 'none'})")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"request body is larger than {max_bytes} bytes")

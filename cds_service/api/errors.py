@@ -41,8 +41,10 @@ async def _validation_error(request: Request, error: Exception) -> JsonResponse:
 async def _http_error(request: Request, error: Exception) -> JsonResponse:
     assert isinstance(error, StarletteHTTPException)
     codes = {404: "not-found", 405: "not-supported"}
-    detail = {404: f"no such endpoint: {request.url.path}",
-              405: f"method {request.method} is not allowed here"}.get(error.status_code, str(error.detail))
+    detail = {
+        404: f"no such endpoint: {request.url.path}",
+        405: f"method {request.method} is not allowed here",
+    }.get(error.status_code, str(error.detail))
     body = operation_outcome(codes.get(error.status_code, "processing"), detail)
     return JsonResponse(body, status_code=error.status_code, headers=error.headers)
 

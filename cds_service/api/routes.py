@@ -21,8 +21,9 @@ async def discovery(request: Request, caller: CallerDep) -> JsonResponse:
 
 
 @router.post("/cds-services/{service_id}")
-async def call_service(request: Request, caller: CallerDep, service: Service, gate: Gate,
-                       resources: Resources) -> JsonResponse:
+async def call_service(
+    request: Request, caller: CallerDep, service: Service, gate: Gate, resources: Resources
+) -> JsonResponse:
     settings = resources.settings
     body = await read_json_object(request, settings.max_body_bytes, settings.max_json_depth)
     fhir_server = body.get("fhirServer")

@@ -32,7 +32,9 @@ def lab_line(lab: LabValue) -> str:
     value = f"{lab.comparator or ''}{number(lab.value)} {lab.unit}"
     notes = [day(lab.effective)]
     if lab.upper_limit is not None:
-        notes.append(f"upper limit {number(lab.upper_limit)} {lab.unit}, {lab.upper_limit_source or 'default'}")
+        notes.append(
+            f"upper limit {number(lab.upper_limit)} {lab.unit}, {lab.upper_limit_source or 'default'}"
+        )
     if lab.converted and lab.original_value is not None:
         notes.append(f"converted from {number(lab.original_value)} {escape_text(lab.original_unit or '')}")
     if lab.computed:
@@ -59,7 +61,8 @@ def missing_section(evaluation: Evaluation) -> list[str]:
     labs = evaluation.labs
     lines = [f"- no recent usable {core}" for core in labs.missing_core]
     lines += [
-        f"- {escape_text(u.analyte)} {escape_text(u.display_value)} ({day(u.effective)}): {escape_text(u.reason)}"
+        f"- {escape_text(u.analyte)} {escape_text(u.display_value)} ({day(u.effective)}): "
+        f"{escape_text(u.reason)}"
         for u in labs.unusable
     ]
     lines += [f"- {escape_text(gap)}" for gap in evaluation.data_gaps]
@@ -88,8 +91,10 @@ def render_detail(evaluation: Evaluation, rule: RuleOutcome, rule_title: str) ->
         missing_section(evaluation),
         _suggestions_section(rule),
         ["**Suspected mechanism**: " + ", ".join(m.value for m in evaluation.mechanisms)],
-        [f"Knowledge artifact {evaluation.artifact_id} {evaluation.artifact_version} · "
-         f"rule {rule.rule_id} {rule.rule_version}"],
+        [
+            f"Knowledge artifact {evaluation.artifact_id} {evaluation.artifact_version} · "
+            f"rule {rule.rule_id} {rule.rule_version}"
+        ],
     ]
     return "\n\n".join("\n".join(block) for block in blocks if block)
 

@@ -34,14 +34,13 @@ class RenderedCard:
 
 def render_cards(evaluation: Evaluation, artifact: Artifact, topic_system: str) -> list[RenderedCard]:
     return [
-        render_card(evaluation, rule, artifact, topic_system)
-        for rule in evaluation.rules
-        if rule.shows_card
+        render_card(evaluation, rule, artifact, topic_system) for rule in evaluation.rules if rule.shows_card
     ]
 
 
-def render_card(evaluation: Evaluation, rule: RuleOutcome, artifact: Artifact,
-                topic_system: str) -> RenderedCard:
+def render_card(
+    evaluation: Evaluation, rule: RuleOutcome, artifact: Artifact, topic_system: str
+) -> RenderedCard:
     definition = artifact.rules[rule.rule_id]
     suggestions = [_suggestion(evaluation, order, artifact) for order in rule.suggestions]
     card = Card(
@@ -58,20 +57,25 @@ def render_card(evaluation: Evaluation, rule: RuleOutcome, artifact: Artifact,
         selectionBehavior=rule.selection_behavior if suggestions else None,
         overrideReasons=list(OVERRIDE_REASONS),
         links=[
-            Link(label=artifact.evidence_by_id(ref).title, url=artifact.evidence_by_id(ref).url,
-                 type="absolute")
+            Link(
+                label=artifact.evidence_by_id(ref).title,
+                url=artifact.evidence_by_id(ref).url,
+                type="absolute",
+            )
             for ref in definition.evidence
-        ] or None,
-        extension={EXTENSION_KEY: {
-            "ruleId": rule.rule_id,
-            "ruleVersion": rule.rule_version,
-            "artifactId": artifact.id,
-            "artifactVersion": artifact.version,
-            "reportId": evaluation.report_id,
-        }},
+        ]
+        or None,
+        extension={
+            EXTENSION_KEY: {
+                "ruleId": rule.rule_id,
+                "ruleVersion": rule.rule_version,
+                "artifactId": artifact.id,
+                "artifactVersion": artifact.version,
+                "reportId": evaluation.report_id,
+            }
+        },
     )
-    return RenderedCard(card, rule, evaluation.report_id,
-                        tuple(s.uuid for s in suggestions if s.uuid))
+    return RenderedCard(card, rule, evaluation.report_id, tuple(s.uuid for s in suggestions if s.uuid))
 
 
 def _suggestion(evaluation: Evaluation, order: SuggestedOrder, artifact: Artifact) -> Suggestion:

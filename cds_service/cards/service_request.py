@@ -14,8 +14,9 @@ from cds_service.knowledge.terminology import Terminology
 SIDE_TEXT = {Laterality.LEFT: "left", Laterality.RIGHT: "right", Laterality.BILATERAL: "bilateral"}
 
 
-def draft_service_request(order: SuggestedOrder, evaluation: Evaluation,
-                          terminology: Terminology) -> dict[str, Any]:
+def draft_service_request(
+    order: SuggestedOrder, evaluation: Evaluation, terminology: Terminology
+) -> dict[str, Any]:
     codes = order_codes(terminology, order)
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
@@ -23,8 +24,12 @@ def draft_service_request(order: SuggestedOrder, evaluation: Evaluation,
         "intent": "proposal",
         "category": [{"coding": [codes.category]}],
         "code": _code(order, codes),
-        "reasonReference": [{"reference": f"DiagnosticReport/{evaluation.report_id}",
-                             "display": "Radiology report with soft-tissue calcification"}],
+        "reasonReference": [
+            {
+                "reference": f"DiagnosticReport/{evaluation.report_id}",
+                "display": "Radiology report with soft-tissue calcification",
+            }
+        ],
         "note": [{"text": order.reason}],
     }
     if evaluation.patient_id:
@@ -32,7 +37,9 @@ def draft_service_request(order: SuggestedOrder, evaluation: Evaluation,
     if codes.reason_code:
         resource["reasonCode"] = [{"coding": [codes.reason_code], "text": codes.reason_text or ""}]
     if order.kind == "imaging" and order.laterality in SIDE_TEXT:
-        resource["bodySite"] = [{"coding": [codes.body_site], "text": f"{SIDE_TEXT[order.laterality]} lower limb"}]
+        resource["bodySite"] = [
+            {"coding": [codes.body_site], "text": f"{SIDE_TEXT[order.laterality]} lower limb"}
+        ]
     validated = ServiceRequest.model_validate(resource)
     dumped: dict[str, Any] = validated.model_dump(mode="json", exclude_none=True)
     return dumped

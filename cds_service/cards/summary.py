@@ -11,16 +11,41 @@ from cds_service.clinical.evaluation import Evaluation, Laterality, RuleOutcome
 
 SIDE = {Laterality.LEFT: " L", Laterality.RIGHT: " R", Laterality.BILATERAL: " bilateral"}
 ACTION_WORDS = {
-    "calcium": "calcium", "phosphate": "phosphate", "creatinine": "creatinine", "albumin": "albumin",
-    "pth": "PTH", "vitamin-d": "vitamin D", "mri": "MRI", "ct": "CT", "us": "ultrasound",
-    "referral-nephrology": "nephrology referral", "referral-endocrinology": "endocrinology referral",
+    "calcium": "calcium",
+    "phosphate": "phosphate",
+    "creatinine": "creatinine",
+    "albumin": "albumin",
+    "pth": "PTH",
+    "vitamin-d": "vitamin D",
+    "mri": "MRI",
+    "ct": "CT",
+    "us": "ultrasound",
+    "referral-nephrology": "nephrology referral",
+    "referral-endocrinology": "endocrinology referral",
     "referral-sarcoma": "sarcoma service referral",
 }
 LIMIT = 139
 
 
-REGIONS = ("calf", "shin", "thigh", "knee", "ankle", "foot", "heel", "toe", "hip", "buttock",
-           "gluteal", "femur", "tibia", "fibula", "popliteal", "leg", "lower limb")
+REGIONS = (
+    "calf",
+    "shin",
+    "thigh",
+    "knee",
+    "ankle",
+    "foot",
+    "heel",
+    "toe",
+    "hip",
+    "buttock",
+    "gluteal",
+    "femur",
+    "tibia",
+    "fibula",
+    "popliteal",
+    "leg",
+    "lower limb",
+)
 _REGION = re.compile(r"\b(" + "|".join(REGIONS) + r")s?\b", re.IGNORECASE)
 
 

@@ -69,9 +69,10 @@ def _check_card(card: dict[str, Any], where: str, seen: set[str]) -> None:
         raise OutputGuardError(f"{where}: selectionBehavior must be present iff there are suggestions")
     if suggestions and card["selectionBehavior"] not in SELECTION_BEHAVIORS:
         raise OutputGuardError(f"{where}.selectionBehavior is not allowed")
-    if card.get("selectionBehavior") == "at-most-one" and sum(
-        1 for s in suggestions if s.get("isRecommended")
-    ) > 1:
+    if (
+        card.get("selectionBehavior") == "at-most-one"
+        and sum(1 for s in suggestions if s.get("isRecommended")) > 1
+    ):
         raise OutputGuardError(f"{where}: at-most-one allows one recommended suggestion")
     for position, suggestion in enumerate(suggestions):
         _check_suggestion(suggestion, f"{where}.suggestions[{position}]", seen)

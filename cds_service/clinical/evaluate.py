@@ -45,8 +45,9 @@ def evaluate(data: PatientData, artifact: Artifact, now: datetime, *, all_silent
         reading=reading,
         labs=assess_labs(data.observations, artifact, now, age, sex),
         history=assess_history(data.conditions, artifact.terminology, now),
-        orders=find_open_orders(data.service_requests, artifact.terminology, now,
-                                artifact.parameters.open_order_days),
+        orders=find_open_orders(
+            data.service_requests, artifact.terminology, now, artifact.parameters.open_order_days
+        ),
         is_child=base.is_child,
         artifact=artifact,
     )

@@ -1,13 +1,13 @@
 """The results of the clinical evaluation, as plain data the cards and the audit read.
 
-    Evaluation
-    ├── scope: Scope                   is the report one we evaluate at all (§1)
-    ├── reading: ReportReading         the finding, its mentions and features (§2)
-    ├── labs: LabPanel                 each analyte's chosen value, with provenance (§3)
-    ├── history: ClinicalHistory       conditions and history clues (§3, §6.6, §6.34)
-    ├── open_orders: OpenOrders        tests already ordered (§3, §6.8, §6.36)
-    ├── mechanisms                     suspected mechanism(s) (§4.1)
-    └── rules: list[RuleOutcome]       each rule: fired or not, why, its suggestions (§4)
+Evaluation
+├── scope: Scope                   is the report one we evaluate at all (§1)
+├── reading: ReportReading         the finding, its mentions and features (§2)
+├── labs: LabPanel                 each analyte's chosen value, with provenance (§3)
+├── history: ClinicalHistory       conditions and history clues (§3, §6.6, §6.34)
+├── open_orders: OpenOrders        tests already ordered (§3, §6.8, §6.36)
+├── mechanisms                     suspected mechanism(s) (§4.1)
+└── rules: list[RuleOutcome]       each rule: fired or not, why, its suggestions (§4)
 """
 
 from __future__ import annotations

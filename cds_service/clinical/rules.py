@@ -27,8 +27,13 @@ from cds_service.clinical.evaluation import (
 )
 from cds_service.knowledge import Artifact
 
-RULE_ORDER = ("CalcRedFlags", "CalcMetabolicAbnormal", "CalcMetabolicWorkup", "CalcFurtherImaging",
-              "CalcBenignPattern")
+RULE_ORDER = (
+    "CalcRedFlags",
+    "CalcMetabolicAbnormal",
+    "CalcMetabolicWorkup",
+    "CalcFurtherImaging",
+    "CalcBenignPattern",
+)
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,15 @@ def egfr_below(lab: LabValue | None, threshold: float) -> bool:
 
 
 ANALYTE_WORDS = {
-    "calcium-total": "total calcium", "calcium-ionized": "ionized calcium",
-    "calcium-corrected": "corrected calcium", "phosphate": "phosphate", "pth": "PTH",
-    "creatinine": "creatinine", "egfr": "eGFR", "albumin": "albumin", "vitamin-d": "25-OH vitamin D",
+    "calcium-total": "total calcium",
+    "calcium-ionized": "ionized calcium",
+    "calcium-corrected": "corrected calcium",
+    "phosphate": "phosphate",
+    "pth": "PTH",
+    "creatinine": "creatinine",
+    "egfr": "eGFR",
+    "albumin": "albumin",
+    "vitamin-d": "25-OH vitamin D",
 }
 
 
@@ -153,15 +164,31 @@ def red_flag_indicator(facts: Facts) -> str:
 def red_flag_suggestions(facts: Facts) -> list[SuggestedOrder]:
     side = facts.laterality
     suggestions = [
-        SuggestedOrder("mri", "imaging", "MRI lower extremity without and with IV contrast",
-                       "characterise the lesion before any biopsy", side),
-        SuggestedOrder("referral-sarcoma", "referral", "Refer to orthopaedic oncology / sarcoma service",
-                       "red flags for a soft-tissue sarcoma (NICE NG12)", side),
+        SuggestedOrder(
+            "mri",
+            "imaging",
+            "MRI lower extremity without and with IV contrast",
+            "characterise the lesion before any biopsy",
+            side,
+        ),
+        SuggestedOrder(
+            "referral-sarcoma",
+            "referral",
+            "Refer to orthopaedic oncology / sarcoma service",
+            "red flags for a soft-tissue sarcoma (NICE NG12)",
+            side,
+        ),
     ]
     if facts.reading.features.nature_unclear:
-        suggestions.append(SuggestedOrder(
-            "ct", "imaging", "CT lower extremity without contrast",
-            "calcification vs ossification is unclear on the radiograph", side))
+        suggestions.append(
+            SuggestedOrder(
+                "ct",
+                "imaging",
+                "CT lower extremity without contrast",
+                "calcification vs ossification is unclear on the radiograph",
+                side,
+            )
+        )
     return suggestions
 
 
@@ -201,18 +228,26 @@ def metabolic_suggestions(facts: Facts) -> list[SuggestedOrder]:
     labs = facts.labs
     suggestions = []
     if "pth" not in labs.values:
-        suggestions.append(SuggestedOrder("pth", "laboratory", "PTH, intact",
-                                          "no recent PTH (365 days)"))
+        suggestions.append(SuggestedOrder("pth", "laboratory", "PTH, intact", "no recent PTH (365 days)"))
     if "vitamin-d" not in labs.values:
-        suggestions.append(SuggestedOrder("vitamin-d", "laboratory", "25-OH vitamin D",
-                                          "no recent 25-OH vitamin D (365 days)"))
+        suggestions.append(
+            SuggestedOrder(
+                "vitamin-d", "laboratory", "25-OH vitamin D", "no recent 25-OH vitamin D (365 days)"
+            )
+        )
     if needs_nephrology(facts):
-        suggestions.append(SuggestedOrder("referral-nephrology", "referral", "Refer to nephrology",
-                                          nephrology_reason(facts)))
+        suggestions.append(
+            SuggestedOrder("referral-nephrology", "referral", "Refer to nephrology", nephrology_reason(facts))
+        )
     if needs_endocrinology(facts):
-        suggestions.append(SuggestedOrder("referral-endocrinology", "referral", "Refer to endocrinology",
-                                          "high calcium with high PTH, or hyperparathyroidism, "
-                                          "without kidney disease"))
+        suggestions.append(
+            SuggestedOrder(
+                "referral-endocrinology",
+                "referral",
+                "Refer to endocrinology",
+                "high calcium with high PTH, or hyperparathyroidism, without kidney disease",
+            )
+        )
     return suggestions
 
 
@@ -251,16 +286,19 @@ def workup_suggestions(facts: Facts) -> list[SuggestedOrder]:
     labs = facts.labs
     suggestions = [
         SuggestedOrder(core, "laboratory", CORE_LAB_LABELS[core], f"no recent {core} result")
-        for core in ("calcium", "phosphate", "creatinine") if core in labs.missing_core
+        for core in ("calcium", "phosphate", "creatinine")
+        if core in labs.missing_core
     ]
     calcium_suggested = "calcium" in labs.missing_core and not facts.orders.covers("calcium")
     if calcium_suggested and "albumin" not in labs.values:
-        suggestions.append(SuggestedOrder("albumin", "laboratory", "Albumin",
-                                          "to correct the calcium for albumin"))
+        suggestions.append(
+            SuggestedOrder("albumin", "laboratory", "Albumin", "to correct the calcium for albumin")
+        )
     systemic = systemic_cause_suspected(facts)
     if systemic and "pth" not in labs.values:
-        suggestions.append(SuggestedOrder("pth", "laboratory", "PTH, intact",
-                                          f"a systemic cause is suspected ({systemic})"))
+        suggestions.append(
+            SuggestedOrder("pth", "laboratory", "PTH, intact", f"a systemic cause is suspected ({systemic})")
+        )
     return suggestions
 
 
@@ -284,11 +322,20 @@ def imaging_suggestions(facts: Facts) -> list[SuggestedOrder]:
     side = facts.laterality
     suggestions = []
     if facts.reading.features.depth is not Depth.DEEP:
-        suggestions.append(SuggestedOrder("us", "imaging", "Ultrasound of the lower extremity",
-                                          "superficial or depth unknown: ultrasound shows the lesion "
-                                          "and its relation to the fascia", side))
-    suggestions.append(SuggestedOrder("ct", "imaging", "CT lower extremity without contrast",
-                                      "characterise the mineralisation", side))
+        suggestions.append(
+            SuggestedOrder(
+                "us",
+                "imaging",
+                "Ultrasound of the lower extremity",
+                "superficial or depth unknown: ultrasound shows the lesion and its relation to the fascia",
+                side,
+            )
+        )
+    suggestions.append(
+        SuggestedOrder(
+            "ct", "imaging", "CT lower extremity without contrast", "characterise the mineralisation", side
+        )
+    )
     return suggestions
 
 
@@ -307,9 +354,18 @@ def apply_rules(facts: Facts, *, all_silent: bool = False) -> tuple[RuleOutcome,
     return tuple(outcomes)
 
 
-def _outcome(facts: Facts, rule_id: str, version: str, status: str, decision: Decision, *,
-             indicator: str, suggestions: list[SuggestedOrder], selection: str,
-             suppress_when_empty: bool = False) -> RuleOutcome:
+def _outcome(
+    facts: Facts,
+    rule_id: str,
+    version: str,
+    status: str,
+    decision: Decision,
+    *,
+    indicator: str,
+    suggestions: list[SuggestedOrder],
+    selection: str,
+    suppress_when_empty: bool = False,
+) -> RuleOutcome:
     if not decision.fired:
         return RuleOutcome(rule_id, version, status, fired=False, reasons=decision.reasons)
     kept, withheld = _withhold_ordered(suggestions, facts.orders)
@@ -317,13 +373,23 @@ def _outcome(facts: Facts, rule_id: str, version: str, status: str, decision: De
     suppressed = None
     if suppress_when_empty and not kept:
         suppressed = "every suggested test is already ordered"
-    return RuleOutcome(rule_id, version, status, fired=True, reasons=decision.reasons,
-                       indicator=indicator, suggestions=tuple(kept), withheld=tuple(withheld),
-                       selection_behavior=selection if kept else None, suppressed=suppressed)
+    return RuleOutcome(
+        rule_id,
+        version,
+        status,
+        fired=True,
+        reasons=decision.reasons,
+        indicator=indicator,
+        suggestions=tuple(kept),
+        withheld=tuple(withheld),
+        selection_behavior=selection if kept else None,
+        suppressed=suppressed,
+    )
 
 
-def _withhold_ordered(suggestions: list[SuggestedOrder],
-                      orders: OpenOrders) -> tuple[list[SuggestedOrder], list[WithheldSuggestion]]:
+def _withhold_ordered(
+    suggestions: list[SuggestedOrder], orders: OpenOrders
+) -> tuple[list[SuggestedOrder], list[WithheldSuggestion]]:
     kept, withheld = [], []
     for suggestion in suggestions:
         order = next((o for o in orders.orders if o.covers == suggestion.test), None)
@@ -331,8 +397,11 @@ def _withhold_ordered(suggestions: list[SuggestedOrder],
             kept.append(suggestion)
             continue
         when = f", {order.authored_on.date().isoformat()}" if order.authored_on else ""
-        withheld.append(WithheldSuggestion(
-            suggestion.test, f"already ordered (ServiceRequest/{order.service_request_id}{when})"))
+        withheld.append(
+            WithheldSuggestion(
+                suggestion.test, f"already ordered (ServiceRequest/{order.service_request_id}{when})"
+            )
+        )
     return kept, withheld
 
 
@@ -350,8 +419,16 @@ def rule_red_flags(facts: Facts, rule_id: str, version: str, status: str) -> Rul
     decision = Decision(bool(flags), flags or ("no red flag",))
     if not facts.reading.finding_counts:
         decision = _finding_does_not_count()
-    return _outcome(facts, rule_id, version, status, decision, indicator=red_flag_indicator(facts),
-                    suggestions=red_flag_suggestions(facts), selection="any")
+    return _outcome(
+        facts,
+        rule_id,
+        version,
+        status,
+        decision,
+        indicator=red_flag_indicator(facts),
+        suggestions=red_flag_suggestions(facts),
+        selection="any",
+    )
 
 
 def rule_metabolic_abnormal(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
@@ -359,8 +436,16 @@ def rule_metabolic_abnormal(facts: Facts, rule_id: str, version: str, status: st
     decision = Decision(bool(found), found or ("no abnormal recent lab and no triggering condition",))
     if not facts.reading.finding_counts:
         decision = _finding_does_not_count()
-    return _outcome(facts, rule_id, version, status, decision, indicator="warning",
-                    suggestions=metabolic_suggestions(facts), selection="any")
+    return _outcome(
+        facts,
+        rule_id,
+        version,
+        status,
+        decision,
+        indicator="warning",
+        suggestions=metabolic_suggestions(facts),
+        selection="any",
+    )
 
 
 def rule_metabolic_workup(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
@@ -373,8 +458,17 @@ def rule_metabolic_workup(facts: Facts, rule_id: str, version: str, status: str)
         decision = Decision(False, ("calcium, phosphate and creatinine/eGFR are all recent",))
     else:
         decision = Decision(True, tuple(f"no recent usable {core}" for core in missing))
-    return _outcome(facts, rule_id, version, status, decision, indicator="info",
-                    suggestions=workup_suggestions(facts), selection="any", suppress_when_empty=True)
+    return _outcome(
+        facts,
+        rule_id,
+        version,
+        status,
+        decision,
+        indicator="info",
+        suggestions=workup_suggestions(facts),
+        selection="any",
+        suppress_when_empty=True,
+    )
 
 
 def rule_further_imaging(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
@@ -386,8 +480,16 @@ def rule_further_imaging(facts: Facts, rule_id: str, version: str, status: str) 
         decision = Decision(False, ("red flags present: CalcRedFlags applies instead",))
     else:
         decision = Decision(True, ("non-specific calcification without red flags",))
-    return _outcome(facts, rule_id, version, status, decision, indicator="info",
-                    suggestions=imaging_suggestions(facts), selection="at-most-one")
+    return _outcome(
+        facts,
+        rule_id,
+        version,
+        status,
+        decision,
+        indicator="info",
+        suggestions=imaging_suggestions(facts),
+        selection="at-most-one",
+    )
 
 
 def rule_benign_pattern(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
@@ -401,10 +503,12 @@ def rule_benign_pattern(facts: Facts, rule_id: str, version: str, status: str) -
         decision = Decision(False, ("metabolic abnormality present",))
     else:
         entities = ", ".join(sorted(facts.reading.benign_entities)) or "specific benign entity"
-        decision = Decision(True, (f"specific benign pattern ({entities}) without red flags or "
-                                   "metabolic abnormality",))
-    return _outcome(facts, rule_id, version, status, decision, indicator="info", suggestions=[],
-                    selection="any")
+        decision = Decision(
+            True, (f"specific benign pattern ({entities}) without red flags or metabolic abnormality",)
+        )
+    return _outcome(
+        facts, rule_id, version, status, decision, indicator="info", suggestions=[], selection="any"
+    )
 
 
 RULES: dict[str, Callable[[Facts, str, str, str], RuleOutcome]] = {
@@ -439,6 +543,8 @@ def core_labs_recent_and_normal(facts: Facts) -> bool:
     labs = facts.labs
     if labs.missing_core:
         return False
-    return not (is_high(labs.calcium, facts.is_child)
-                or is_high(labs.values.get("phosphate"), facts.is_child)
-                or egfr_below(labs.egfr, facts.artifact.parameters.egfr_threshold))
+    return not (
+        is_high(labs.calcium, facts.is_child)
+        or is_high(labs.values.get("phosphate"), facts.is_child)
+        or egfr_below(labs.egfr, facts.artifact.parameters.egfr_threshold)
+    )

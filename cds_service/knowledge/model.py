@@ -19,8 +19,13 @@ from cds_service.knowledge.lexicons import Lexicons
 from cds_service.knowledge.terminology import Terminology
 
 PACKAGED_ARTIFACT = Path(__file__).with_name("calcification-lower-limb-xr.yaml")
-TOPICS = ("CalcRedFlags", "CalcMetabolicAbnormal", "CalcMetabolicWorkup", "CalcFurtherImaging",
-          "CalcBenignPattern")
+TOPICS = (
+    "CalcRedFlags",
+    "CalcMetabolicAbnormal",
+    "CalcMetabolicWorkup",
+    "CalcFurtherImaging",
+    "CalcBenignPattern",
+)
 
 
 class _Model(BaseModel):
@@ -94,8 +99,10 @@ class Artifact(_Model):
         missing = [topic for topic in TOPICS if topic not in self.rules]
         unknown = [topic for topic in self.rules if topic not in TOPICS]
         if missing or unknown:
-            raise ValueError(f"rules must be exactly {', '.join(TOPICS)} "
-                             f"(missing: {missing or 'none'}, unknown: {unknown or 'none'})")
+            raise ValueError(
+                f"rules must be exactly {', '.join(TOPICS)} "
+                f"(missing: {missing or 'none'}, unknown: {unknown or 'none'})"
+            )
         known = {e.id for e in self.evidence}
         for topic, rule in self.rules.items():
             for ref in rule.evidence:

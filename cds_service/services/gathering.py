@@ -35,14 +35,20 @@ def _record_prefetch(invocation: Invocation, stats: GatherStats) -> None:
     )
 
 
-async def gather_report(invocation: Invocation, requirements: Sequence[DataRequirement],
-                        resources: ServiceResources) -> PatientData:
+async def gather_report(
+    invocation: Invocation, requirements: Sequence[DataRequirement], resources: ServiceResources
+) -> PatientData:
     stats = GatherStats()
     deadline = Deadline(invocation.deadline_at)
     try:
-        gathered = await gather_report_sign(invocation.request, requirements,
-                                            fhir_access(invocation, resources), deadline,
-                                            resources.settings, stats)
+        gathered = await gather_report_sign(
+            invocation.request,
+            requirements,
+            fhir_access(invocation, resources),
+            deadline,
+            resources.settings,
+            stats,
+        )
     finally:
         _record_prefetch(invocation, stats)
         observe_gathering(stats)

@@ -88,8 +88,10 @@ async def run_invocation(
     received_at = resources.clock()
     recorded = await _recorded_response(resources, service_id, request.hookInstance)
     if recorded is not None:
-        log.info("repeated hookInstance answered from the record",
-                 extra={"hookInstance": request.hookInstance, "service": service_id})
+        log.info(
+            "repeated hookInstance answered from the record",
+            extra={"hookInstance": request.hookInstance, "service": service_id},
+        )
         return recorded
     invocation = Invocation(request, caller, started + resources.settings.deadline_s)
     try:
@@ -108,9 +110,15 @@ async def run_invocation(
     return body
 
 
-def _record_of(service_id: str, invocation: Invocation, resources: ServiceResources,
-               result: UseCaseResult, body: dict[str, Any], received_at: datetime,
-               started: float) -> InvocationRecord:
+def _record_of(
+    service_id: str,
+    invocation: Invocation,
+    resources: ServiceResources,
+    result: UseCaseResult,
+    body: dict[str, Any],
+    received_at: datetime,
+    started: float,
+) -> InvocationRecord:
     request = invocation.request
     return InvocationRecord(
         hook_instance=request.hookInstance,
@@ -135,16 +143,18 @@ def _record_of(service_id: str, invocation: Invocation, resources: ServiceResour
     )
 
 
-async def _recorded_response(resources: ServiceResources, service_id: str,
-                             hook_instance: str) -> dict[str, Any] | None:
+async def _recorded_response(
+    resources: ServiceResources, service_id: str, hook_instance: str
+) -> dict[str, Any] | None:
     try:
         return await resources.audit.recorded_response(service_id, hook_instance)
     except AuditUnavailable:
         return None  # the recording step below will fail too and answer no cards
 
 
-async def _evaluate_within_deadline(invocation: Invocation, use_case: UseCase,
-                                    resources: ServiceResources) -> tuple[UseCaseResult, dict[str, Any]]:
+async def _evaluate_within_deadline(
+    invocation: Invocation, use_case: UseCase, resources: ServiceResources
+) -> tuple[UseCaseResult, dict[str, Any]]:
     try:
         async with asyncio.timeout(invocation.remaining_s()):
             result = await use_case(invocation)
@@ -154,8 +164,11 @@ async def _evaluate_within_deadline(invocation: Invocation, use_case: UseCase,
     try:
         body = guarded_response(CdsResponse(cards=result.cards))
     except OutputGuardError as defect:
-        log.error("output guard refused a response: %s", defect,
-                  extra={"hookInstance": invocation.request.hookInstance})
+        log.error(
+            "output guard refused a response: %s",
+            defect,
+            extra={"hookInstance": invocation.request.hookInstance},
+        )
         return UseCaseResult(outcome="error", outcome_reason=f"output guard: {defect}"), dict(EMPTY)
     return result, body
 
@@ -167,8 +180,11 @@ async def _record(resources: ServiceResources, record: InvocationRecord) -> dict
     except AlreadyRecorded as repeat:  # a concurrent call with the same hookInstance won
         return repeat.response
     except AuditUnavailable as failure:
-        log.error("audit store unavailable; answering no cards: %s", failure,
-                  extra={"hookInstance": record.hook_instance, "service": record.service})
+        log.error(
+            "audit store unavailable; answering no cards: %s",
+            failure,
+            extra={"hookInstance": record.hook_instance, "service": record.service},
+        )
         return dict(EMPTY)
     return record.response
 

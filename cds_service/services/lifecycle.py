@@ -17,7 +17,10 @@ def artifact_silenced(resources: ServiceResources) -> bool:
         return False
     silent = resources.settings.artifact_expired == "silent"
     log.warning(
-        "knowledge artifact %s %s expired on %s: %s", artifact.id, artifact.version, artifact.expiry_date,
+        "knowledge artifact %s %s expired on %s: %s",
+        artifact.id,
+        artifact.version,
+        artifact.expiry_date,
         "every rule is silent (CDS_ARTIFACT_EXPIRED=silent)" if silent else "still showing cards",
     )
     return silent

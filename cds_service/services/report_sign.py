@@ -66,8 +66,9 @@ async def invoke(body: dict[str, Any], caller: Caller, resources: ServiceResourc
 
     async def use_case(invocation: Invocation) -> UseCaseResult:
         data = await gather_report(invocation, requirements(resources.artifact), resources)
-        evaluation = evaluate(data, resources.artifact, resources.clock(),
-                              all_silent=artifact_silenced(resources))
+        evaluation = evaluate(
+            data, resources.artifact, resources.clock(), all_silent=artifact_silenced(resources)
+        )
         cards = render_cards(evaluation, resources.artifact, resources.settings.topic_system)
         return UseCaseResult(
             outcome=evaluation.outcome,
@@ -78,5 +79,6 @@ async def invoke(body: dict[str, Any], caller: Caller, resources: ServiceResourc
             evaluations=[evaluation_summary(evaluation)],
         )
 
-    return await run_invocation(service_id=SERVICE_ID, request=request, caller=caller,
-                                resources=resources, use_case=use_case)
+    return await run_invocation(
+        service_id=SERVICE_ID, request=request, caller=caller, resources=resources, use_case=use_case
+    )

@@ -71,7 +71,8 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
         "ageYears": evaluation.age_years,
         "child": evaluation.is_child,
         "labs": [_lab(lab) for lab in evaluation.labs.values.values()],
-        "computedEgfr": _lab(evaluation.labs.egfr) if evaluation.labs.egfr and evaluation.labs.egfr.computed
+        "computedEgfr": _lab(evaluation.labs.egfr)
+        if evaluation.labs.egfr and evaluation.labs.egfr.computed
         else None,
         "calciumUsed": evaluation.labs.calcium.analyte if evaluation.labs.calcium else None,
         "missingCore": list(evaluation.labs.missing_core),
@@ -81,7 +82,8 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
         ],
         "conditions": [concept for concept, _ in evaluation.history.evidence],
         "openOrders": [
-            {"covers": o.covers, "serviceRequest": o.service_request_id} for o in evaluation.open_orders.orders
+            {"covers": o.covers, "serviceRequest": o.service_request_id}
+            for o in evaluation.open_orders.orders
         ],
         "dataGaps": list(evaluation.data_gaps),
         "mechanisms": [m.value for m in evaluation.mechanisms],
@@ -106,8 +108,12 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
 def rule_firings(evaluation: Evaluation) -> list[RuleFiring]:
     """Every rule that fired (active) or would have (silent), for governance's counts."""
     return [
-        RuleFiring(rule.rule_id, rule.rule_version, evaluation.report_id,
-                   "would-fire" if rule.status == "silent" else "fired")
+        RuleFiring(
+            rule.rule_id,
+            rule.rule_version,
+            evaluation.report_id,
+            "would-fire" if rule.status == "silent" else "fired",
+        )
         for rule in evaluation.rules
         if rule.fired
     ]

@@ -24,12 +24,21 @@ def days_ago(days: int) -> str:
 
 
 def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"resource": r} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r} for r in resources],
+    }
 
 
-PATIENT = {"resourceType": "Patient", "id": "pat-1", "gender": "female", "birthDate": "1961-03-02",
-           "name": [{"family": "Testperson", "given": ["Ada"]}]}
+PATIENT = {
+    "resourceType": "Patient",
+    "id": "pat-1",
+    "gender": "female",
+    "birthDate": "1961-03-02",
+    "name": [{"family": "Testperson", "given": ["Ada"]}],
+}
 REPORT_TEXT = (
     "EXAM: XR LEFT KNEE 2 VIEWS\n"
     "FINDINGS: There is a 1.5 cm focus of soft tissue calcification in the subcutaneous fat "
@@ -37,22 +46,27 @@ REPORT_TEXT = (
     "IMPRESSION: Non-specific subcutaneous soft tissue calcification anterior to the left knee."
 )
 REPORT = {
-    "resourceType": "DiagnosticReport", "id": "rep-1", "status": "final",
+    "resourceType": "DiagnosticReport",
+    "id": "rep-1",
+    "status": "final",
     "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
     "code": {"coding": [{"system": "http://loinc.org", "code": "36573-5"}], "text": "XR Knee Left 2 Views"},
     "subject": {"reference": "Patient/pat-1"},
     "effectiveDateTime": days_ago(0),
-    "presentedForm": [{"contentType": "text/plain",
-                       "data": base64.b64encode(REPORT_TEXT.encode()).decode()}],
+    "presentedForm": [{"contentType": "text/plain", "data": base64.b64encode(REPORT_TEXT.encode()).decode()}],
 }
 
 
 def lab(obs_id: str, loinc: str, value: float, unit: str, days: int) -> dict[str, Any]:
-    return {"resourceType": "Observation", "id": obs_id, "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
-            "subject": {"reference": "Patient/pat-1"}, "effectiveDateTime": days_ago(days),
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
-                              "code": unit}}
+    return {
+        "resourceType": "Observation",
+        "id": obs_id,
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+        "subject": {"reference": "Patient/pat-1"},
+        "effectiveDateTime": days_ago(days),
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    }
 
 
 NORMAL_LABS = searchset(
@@ -67,8 +81,13 @@ def report_sign_request(**changes: Any) -> dict[str, Any]:
         "hookInstance": "0d1a5b8e-8f0c-4f4e-9a77-5d1f0b3c2a10",
         "hook": "report-sign",
         "fhirServer": FHIR,
-        "context": {"userId": "Practitioner/rad-1", "patientId": "pat-1", "reportId": "rep-1",
-                    "category": "RAD", "status": "final"},
+        "context": {
+            "userId": "Practitioner/rad-1",
+            "patientId": "pat-1",
+            "reportId": "rep-1",
+            "category": "RAD",
+            "status": "final",
+        },
         "prefetch": {
             "patient": copy.deepcopy(PATIENT),
             "report": copy.deepcopy(REPORT),

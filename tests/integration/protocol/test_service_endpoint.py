@@ -15,7 +15,14 @@ import respx
 from starlette.testclient import TestClient
 
 from cds_service.audit.store import MemoryAuditStore
-from tests.integration.protocol.conftest import FHIR, NORMAL_LABS, PATIENT, REPORT, report_sign_request, searchset
+from tests.integration.protocol.conftest import (
+    FHIR,
+    NORMAL_LABS,
+    PATIENT,
+    REPORT,
+    report_sign_request,
+    searchset,
+)
 
 URL = "/cds-services/calcification-report-sign"
 
@@ -37,8 +44,18 @@ def test_discovery_lists_report_sign_with_2_0_prefetch(client: TestClient) -> No
     assert prefetch["report"] == "DiagnosticReport/{{context.reportId}}"
     assert prefetch["patient"] == "Patient/{{context.patientId}}"
     labs = prefetch["labs"]
-    for loinc in ("17861-6", "1995-0", "29265-6", "2777-1", "2731-8", "2160-0", "98979-8", "33914-3",
-                  "1751-7", "62292-8"):
+    for loinc in (
+        "17861-6",
+        "1995-0",
+        "29265-6",
+        "2777-1",
+        "2731-8",
+        "2160-0",
+        "98979-8",
+        "33914-3",
+        "1751-7",
+        "62292-8",
+    ):
         assert f"http://loinc.org|{loinc}" in labs
     assert "_sort=-date" in labs and "_count=" in labs
     assert "clinical-status=active" in prefetch["conditions"]
@@ -111,9 +128,22 @@ BAD_REQUESTS = [
     pytest.param(lambda b: b.update(context=[]), "context", id="wrong type: context"),
     pytest.param(lambda b: b.update(prefetch="x"), "prefetch", id="wrong type: prefetch"),
     pytest.param(lambda b: b.update(fhirServer="ftp://x"), "fhirServer", id="fhirServer is http(s)"),
-    pytest.param(lambda b: (b.pop("fhirServer"), b.update(fhirAuthorization={
-        "access_token": "t", "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read",
-        "subject": "cds"})), "fhirServer", id="§3.5 fhirAuthorization needs fhirServer"),
+    pytest.param(
+        lambda b: (
+            b.pop("fhirServer"),
+            b.update(
+                fhirAuthorization={
+                    "access_token": "t",
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                    "scope": "user/*.read",
+                    "subject": "cds",
+                }
+            ),
+        ),
+        "fhirServer",
+        id="§3.5 fhirAuthorization needs fhirServer",
+    ),
 ]
 
 
@@ -147,8 +177,9 @@ def test_unknown_fields_and_extension_are_tolerated(client: TestClient) -> None:
         pytest.param(b"[" * 100 + b"]" * 100, "application/json", 400, id="nesting deeper than 64 is 400"),
     ],
 )
-def test_bodies_that_are_not_a_json_object(client: TestClient, content: bytes, content_type: str,
-                                           status: int) -> None:
+def test_bodies_that_are_not_a_json_object(
+    client: TestClient, content: bytes, content_type: str, status: int
+) -> None:
     response = client.post(URL, content=content, headers={"Content-Type": content_type})
     assert response.status_code == status
     assert response.json()["resourceType"] == "OperationOutcome"
@@ -194,8 +225,13 @@ def test_null_prefetch_means_no_data_and_is_not_queried(client: TestClient, audi
 
 def test_missing_keys_are_fetched_with_the_token(client: TestClient) -> None:
     body = without("labs", "patient")
-    body["fhirAuthorization"] = {"access_token": "secret-token", "token_type": "Bearer", "expires_in": 300,
-                                 "scope": "user/*.read", "subject": "cds"}
+    body["fhirAuthorization"] = {
+        "access_token": "secret-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "user/*.read",
+        "subject": "cds",
+    }
     with respx.mock(assert_all_mocked=True) as fhir:
         patient = fhir.get(f"{FHIR}/Patient/pat-1").respond(json=PATIENT)
         labs = fhir.get(url__startswith=f"{FHIR}/Observation").respond(json=NORMAL_LABS)
@@ -214,7 +250,9 @@ def test_missing_keys_without_token_are_fetched_from_a_listed_server(client: Tes
     assert response.status_code == 200 and response.json()["cards"]
 
 
-def test_required_report_missing_without_fhir_access_is_412(client: TestClient, audit: MemoryAuditStore) -> None:
+def test_required_report_missing_without_fhir_access_is_412(
+    client: TestClient, audit: MemoryAuditStore
+) -> None:
     body = without("report")
     body.pop("fhirServer")
     response = client.post(URL, json=body)
@@ -225,8 +263,10 @@ def test_required_report_missing_without_fhir_access_is_412(client: TestClient, 
 
 def test_operation_outcome_prefetch_is_refetched(client: TestClient) -> None:
     body = fresh()
-    body["prefetch"]["labs"] = {"resourceType": "OperationOutcome",
-                                "issue": [{"severity": "error", "code": "timeout"}]}
+    body["prefetch"]["labs"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
     with respx.mock(assert_all_mocked=True) as fhir:
         labs = fhir.get(url__startswith=f"{FHIR}/Observation").respond(json=NORMAL_LABS)
         response = client.post(URL, json=body)
@@ -249,8 +289,9 @@ def test_optional_data_failing_is_said_on_the_card(client: TestClient) -> None:
         pytest.param(httpx.ReadTimeout("slow"), id="FHIR timeout"),
     ],
 )
-def test_required_data_failing_at_the_fhir_server_is_412_never_500(client: TestClient,
-                                                                  failure: Exception) -> None:
+def test_required_data_failing_at_the_fhir_server_is_412_never_500(
+    client: TestClient, failure: Exception
+) -> None:
     with respx.mock(assert_all_mocked=True) as fhir:
         fhir.get(f"{FHIR}/Patient/pat-1").mock(side_effect=failure)
         response = client.post(URL, json=without("patient"))
@@ -259,7 +300,9 @@ def test_required_data_failing_at_the_fhir_server_is_412_never_500(client: TestC
 
 def test_invalid_json_from_the_fhir_server_is_handled(client: TestClient) -> None:
     with respx.mock(assert_all_mocked=True) as fhir:
-        fhir.get(f"{FHIR}/Patient/pat-1").respond(200, content=b"<html>", headers={"Content-Type": "text/html"})
+        fhir.get(f"{FHIR}/Patient/pat-1").respond(
+            200, content=b"<html>", headers={"Content-Type": "text/html"}
+        )
         response = client.post(URL, json=without("patient"))
     assert response.status_code == 412
 
@@ -312,8 +355,13 @@ def test_concurrent_fhir_calls_fit_the_latency_target(client: TestClient) -> Non
 
 def test_access_token_never_reaches_the_logs(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     body = without("patient")
-    body["fhirAuthorization"] = {"access_token": "very-secret-token", "token_type": "Bearer",
-                                 "expires_in": 300, "scope": "user/*.read", "subject": "cds"}
+    body["fhirAuthorization"] = {
+        "access_token": "very-secret-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "user/*.read",
+        "subject": "cds",
+    }
     with respx.mock(assert_all_mocked=True) as fhir:
         fhir.get(f"{FHIR}/Patient/pat-1").respond(500)
         client.post(URL, json=body)

@@ -81,7 +81,7 @@ def test_guard_refuses_what_a_client_would_reject(changes: dict[str, Any], messa
 
 def test_suggestion_uuids_and_actions_are_checked() -> None:
     no_uuid = Suggestion.model_construct(label="PTH", uuid=None, actions=None)
-    with pytest.raises(OutputGuardError, match="suggestions\\[0\\].uuid"):
+    with pytest.raises(OutputGuardError, match=r"suggestions\[0\]\.uuid"):
         guarded_response(CdsResponse.model_construct(cards=[a_card(suggestions=[no_uuid])]))
     no_resource = Suggestion(
         label="PTH", uuid=str(uuid.uuid4()), actions=[Action(type="create", description="Draft order")]
