@@ -350,7 +350,8 @@ def test_concurrent_fhir_calls_fit_the_latency_target(client: TestClient) -> Non
         elapsed = time.monotonic() - started
         assert len(fhir.calls) == 5
     assert response.status_code == 200 and response.json()["cards"]
-    assert elapsed < 0.5, f"five 200 ms FHIR calls took {elapsed:.2f} s: they must run concurrently"
+    # one after another they would take 1.0 s; concurrently about 0.2 s (wide margin for a busy CI)
+    assert elapsed < 0.8, f"five 200 ms FHIR calls took {elapsed:.2f} s: they must run concurrently"
 
 
 def test_access_token_never_reaches_the_logs(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
