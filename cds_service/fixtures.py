@@ -1,8 +1,9 @@
 """The clinical fixture scenarios of `fhir_fixtures/`, loaded as they would look today.
 
 Each scenario folder holds `bundle.json` (a FHIR R4 transaction of the patient's data),
-`request.json` (the report-sign call with full prefetch) and `expected.json` (the visible card
-topics the spec predicts). The files are written as of the scenario's `anchor` moment; a loaded
+`request.json` (the hook call, report-sign unless expected.json names another `hook`, with full
+prefetch) and `expected.json` (the visible card topics the spec predicts). The files are
+written as of the scenario's `anchor` moment; a loaded
 scenario has every FHIR date, dateTime and instant moved forward by (now − anchor), so lab
 recency, order age and the patient's age evaluate the same whenever the scenario runs. The
 demo, the tests and the FHIR test server all load scenarios through this module.
@@ -56,6 +57,8 @@ class Expectation:
     suggestion_codes: tuple[str, ...] = ()
     absent_suggestion_codes: tuple[str, ...] = ()
     binary_report: bool = False  # the report's text is a Binary fetched from fhirServer
+    hook: str = "report-sign"  # the hook request.json calls
+    report_topics: tuple[tuple[str, str], ...] = ()  # (report id, topic) of each card, when given
 
 
 @dataclass(frozen=True)
@@ -94,17 +97,25 @@ def default_fixtures_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "fhir_fixtures"
 
 
-def scenario_names(root: Path | None = None) -> list[str]:
+def scenario_names(root: Path | None = None, *, hook: str = "report-sign") -> list[str]:
+    """The scenarios whose request calls `hook` (report-sign by default)."""
     folder = root or default_fixtures_dir()
     if not folder.is_dir():
         raise FixtureError(f"no fixture folder at {folder}")
-    return sorted(p.name for p in folder.iterdir() if (p / "expected.json").is_file())
+    found = sorted(p for p in folder.iterdir() if (p / "expected.json").is_file())
+    return [p.name for p in found if _hook_of(p) == hook]
+
+
+def _hook_of(folder: Path) -> str:
+    raw = _read_json(folder / "expected.json")
+    return str(raw.get("hook", "report-sign")) if isinstance(raw, dict) else "report-sign"
 
 
 def load_scenarios(
-    now: datetime, *, root: Path | None = None, fhir_server: str | None = None
+    now: datetime, *, root: Path | None = None, fhir_server: str | None = None, hook: str = "report-sign"
 ) -> list[Scenario]:
-    return [load_scenario(name, now, root=root, fhir_server=fhir_server) for name in scenario_names(root)]
+    names = scenario_names(root, hook=hook)
+    return [load_scenario(name, now, root=root, fhir_server=fhir_server) for name in names]
 
 
 def load_scenario(
@@ -184,6 +195,8 @@ def _expectation(raw: Any, folder: Path) -> Expectation:
             suggestion_codes=tuple(raw.get("suggestionCodes", ())),
             absent_suggestion_codes=tuple(raw.get("absentSuggestionCodes", ())),
             binary_report=bool(raw.get("binaryReport", False)),
+            hook=str(raw.get("hook", "report-sign")),
+            report_topics=tuple((str(t["report"]), str(t["topic"])) for t in raw.get("reportTopics", ())),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise FixtureError(f"{folder / 'expected.json'}: {error!r}") from None
