@@ -27,7 +27,8 @@ def prune_empty(value: Any) -> Any:
         pruned = {key: prune_empty(item) for key, item in value.items()}
         return {key: item for key, item in pruned.items() if not _empty(item)}
     if isinstance(value, list):
-        return [prune_empty(item) for item in value if not _empty(prune_empty(item))]
+        pruned_items = [prune_empty(item) for item in value]
+        return [item for item in pruned_items if not _empty(item)]
     return value
 
 

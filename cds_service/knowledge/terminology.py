@@ -17,6 +17,7 @@ carries ``check: true`` until that review confirms it.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -204,10 +205,17 @@ class Terminology(_Model):
 
     def analyte_of_loinc(self, loinc: str) -> str | None:
         """The analyte key a LOINC code belongs to (only assessed analytes), else None."""
+        return self._analyte_by_loinc.get(loinc)
+
+    @cached_property
+    def _analyte_by_loinc(self) -> dict[str, str]:
+        """Built once: every Observation of every invocation is looked up here (hot path)."""
+        index: dict[str, str] = {}
         for key, analyte in self.analytes.items():
-            if analyte.assessed and any(c.code == loinc for c in analyte.codes):
-                return key
-        return None
+            if analyte.assessed:
+                for code in analyte.codes:
+                    index.setdefault(code.code, key)
+        return index
 
     def codes_covering(self, test: str) -> frozenset[tuple[SystemName, str]]:
         """(system, code) pairs of every order that counts as ``test`` (§6.36)."""
