@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cds_service.cards.escape import escape_text
-from cds_service.clinical.evaluation import Evaluation, LabValue, RuleOutcome
+from cds_service.clinical.evaluation import Evaluation, LabValue, RuleOutcome, UnusableLab
 from cds_service.clinical.rules import number
 
 ANALYTE_NAMES = {
@@ -60,14 +60,15 @@ def labs_section(evaluation: Evaluation) -> list[str]:
 def missing_section(evaluation: Evaluation) -> list[str]:
     labs = evaluation.labs
     lines = [f"- no recent usable {core}" for core in labs.missing_core]
-    lines += [
-        f"- {escape_text(u.analyte)} {escape_text(u.display_value)} ({day(u.effective)}): "
-        f"{escape_text(u.reason)}"
-        for u in labs.unusable
-    ]
+    lines += [_unusable_line(u) for u in labs.unusable]
     lines += [f"- {escape_text(gap)}" for gap in evaluation.data_gaps]
     lines += [f"- report form not read: {escape_text(form)}" for form in evaluation.reading.skipped_forms]
     return ["**Missing, stale or unusable**", *lines] if lines else []
+
+
+def _unusable_line(lab: UnusableLab) -> str:
+    name = ANALYTE_NAMES.get(lab.analyte, escape_text(lab.analyte))
+    return f"- {name} {escape_text(lab.display_value)} ({day(lab.effective)}): {escape_text(lab.reason)}"
 
 
 def report_section(evaluation: Evaluation) -> list[str]:

@@ -220,7 +220,9 @@ def metabolic_abnormalities(facts: Facts) -> tuple[str, ...]:
 
 def _lab_with_limit(lab: LabValue | None) -> str:
     assert lab is not None
-    limit = f", upper limit {number(lab.upper_limit)}" if lab.upper_limit is not None else ", flagged high"
+    if lab.upper_limit is None:
+        return describe(lab) + ", flagged high"
+    limit = f", upper limit {number(lab.upper_limit)} {lab.unit}"
     return describe(lab) + limit
 
 
