@@ -4,6 +4,7 @@ Start-up figures are printed here; the numbers to quote come from benchmarks/.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
+from cds_service.serve import _listening_socket
 from tests.integration.ops.conftest import REPORT_SIGN, scenario, value
 
 START_UP_BOUND_S = 15.0  # wide: a loaded CI machine; benchmarks/ measures the real figure
@@ -105,16 +108,31 @@ def test_starts_answers_and_exits_0_on_sigterm(one_worker: RunningService) -> No
     assert exit_code == 0, one_worker.log_path.read_text()
 
 
-def test_two_workers_sum_their_metrics_and_exit_0(two_workers: RunningService) -> None:
+def test_two_workers_sum_their_metrics_log_json_and_exit_0(two_workers: RunningService) -> None:
     print(f"\nstart-up with 2 workers: {two_workers.start_up_s:.2f} s")
-    calls = 6
-    with httpx.Client(base_url=two_workers.base_url, timeout=10) as client:
-        for _ in range(calls):
-            assert client.post(REPORT_SIGN, json=scenario().request()).status_code == 200
-        scrapes = [client.get("/metrics").text for _ in range(4)]  # whichever worker answers
+    calls, scrapes = 6, 8
+    url = two_workers.base_url
+    for _ in range(calls):  # a new connection each time, so that both workers take some
+        assert httpx.post(url + REPORT_SIGN, json=scenario().request(), timeout=10).status_code == 200
+    seen = [httpx.get(f"{url}/metrics", timeout=5).text for _ in range(scrapes)]  # whichever worker
 
     exit_code = stop(two_workers)
 
     labels = {"service": "calcification-report-sign", "outcome": "cards"}
-    assert [value(text, "cds_invocations_total", **labels) for text in scrapes] == [calls] * 4
+    assert [value(text, "cds_invocations_total", **labels) for text in seen] == [calls] * scrapes
+    log_lines = two_workers.log_path.read_text().splitlines()
+    logged = [json.loads(line) for line in log_lines if line.startswith("{")]
+    assert len([entry for entry in logged if entry["message"] == "invocation"]) == calls
     assert exit_code == 0, two_workers.log_path.read_text()
+
+
+def test_connections_to_several_workers_are_not_delayed_by_nagle() -> None:
+    """Workers share the parent's socket; an accepted connection must have TCP_NODELAY, or each
+    answer waits ~40 ms for the client's delayed ACK."""
+    config = uvicorn.Config(
+        "cds_service.api.app:create_app", host="127.0.0.1", port=0, workers=2, log_config=None
+    )
+    with _listening_socket(config) as listener:
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()[:2]), listener.accept()[0] as accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
