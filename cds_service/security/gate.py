@@ -157,7 +157,7 @@ def _trusted_clients(settings: Settings) -> TrustedClients:
     if settings.auth == "jwt":
         raise SecurityConfigError(
             "CDS_AUTH=jwt (the default) needs CDS_CLIENTS_FILE: the trusted EHR clients, their keys "
-            "and FHIR servers (see README.md ("Connecting an EHR")). For local development only, set "
+            "and FHIR servers (see the README, section Connecting an EHR). For local development only, set "
             "CDS_AUTH=off."
         )
     return TrustedClients({})
