@@ -1,10 +1,12 @@
 """Sizing: what one `cds-service serve` worker sustains, over real HTTP on 127.0.0.1.
 
     python benchmarks/serve_throughput.py [--requests 300] [--workers 1] [--concurrency 1 16]
+                                          [--database-url postgresql+psycopg://…/empty_db]
 
 Starts `cds-service serve` (CDS_AUTH=off, SQLite audit store in a temporary folder), then sends
 report-sign calls with full prefetch — every fixture scenario in turn, each with a fresh
-hookInstance, so each call is evaluated and audited — at each concurrency level. Prints the
+hookInstance, so each call is evaluated and audited — at each concurrency level. Give
+--database-url (an empty database) to measure with PostgreSQL as in production. Prints the
 start-up time, requests/s, p50/p99 latency and the resident memory of each worker process
 (/proc/<pid>/status). Figures, not a timed test (design.md decision 11); deploy/README.md
 (Sizing) turns them into guidance.
@@ -61,13 +63,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_service(folder: Path, port: int, workers: int) -> tuple[subprocess.Popen[bytes], float]:
+def start_service(
+    folder: Path, port: int, workers: int, database_url: str | None
+) -> tuple[subprocess.Popen[bytes], float]:
     env = {
         **os.environ,
         "CDS_AUTH": "off",
         "CDS_RATE_LIMIT_PER_CLIENT": "0",
         "CDS_LOG_LEVEL": "WARNING",
-        "CDS_DATABASE_URL": f"sqlite:///{folder / 'audit.sqlite3'}",
+        "CDS_DATABASE_URL": database_url or f"sqlite:///{folder / 'audit.sqlite3'}",
     }
     command = [
         sys.executable,
@@ -167,14 +171,16 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300, help="calls per concurrency level")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--database-url", help="audit store (default: SQLite in a temporary folder)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cds-bench-") as folder:
         port = free_port()
-        process, start_up_s = start_service(Path(folder), port, args.workers)
+        process, start_up_s = start_service(Path(folder), port, args.workers, args.database_url)
         try:
             pids = worker_pids(process.pid, args.workers)
+            store = (args.database_url or "sqlite").split(":")[0]
             print(
-                f"serve with {args.workers} worker(s): live after {start_up_s:.2f} s; "
+                f"serve with {args.workers} worker(s), audit store {store}: live after {start_up_s:.2f} s; "
                 f"RSS at start {', '.join(f'{resident_mib(pid):.0f}' for pid in pids)} MiB"
             )
             rounds = asyncio.run(

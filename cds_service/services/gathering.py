@@ -12,6 +12,7 @@ from cds_service.fhir.gatherer import DataRequirement, GatherStats, gather_repor
 from cds_service.metrics import observe_gathering
 from cds_service.services.invocation import Invocation
 from cds_service.services.resources import ServiceResources
+from cds_service.tracing import span
 
 
 def fhir_access(invocation: Invocation, resources: ServiceResources) -> FhirAccess | None:
@@ -40,15 +41,12 @@ async def gather_report(
 ) -> PatientData:
     stats = GatherStats()
     deadline = Deadline(invocation.deadline_at)
+    request = invocation.request
     try:
-        gathered = await gather_report_sign(
-            invocation.request,
-            requirements,
-            fhir_access(invocation, resources),
-            deadline,
-            resources.settings,
-            stats,
-        )
+        with span(resources.settings, "cds.gather", hook=request.hook, hook_instance=request.hookInstance):
+            gathered = await gather_report_sign(
+                request, requirements, fhir_access(invocation, resources), deadline, resources.settings, stats
+            )
     finally:
         _record_prefetch(invocation, stats)
         observe_gathering(stats)

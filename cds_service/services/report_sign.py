@@ -25,6 +25,7 @@ from cds_service.services.prefetch_templates import report_sign_templates
 from cds_service.services.resources import ServiceResources
 from cds_service.services.summaries import card_records, evaluation_summary, rule_firings
 from cds_service.settings import Settings
+from cds_service.tracing import span
 
 SERVICE_ID = "calcification-report-sign"
 
@@ -66,9 +67,11 @@ async def invoke(body: dict[str, Any], caller: Caller, resources: ServiceResourc
 
     async def use_case(invocation: Invocation) -> UseCaseResult:
         data = await gather_report(invocation, requirements(resources.artifact), resources)
-        evaluation = evaluate(
-            data, resources.artifact, resources.clock(), all_silent=artifact_silenced(resources)
-        )
+        request = invocation.request
+        with span(resources.settings, "cds.evaluate", hook=request.hook, hook_instance=request.hookInstance):
+            evaluation = evaluate(
+                data, resources.artifact, resources.clock(), all_silent=artifact_silenced(resources)
+            )
         cards = render_cards(evaluation, resources.artifact, resources.settings.topic_system)
         return UseCaseResult(
             outcome=evaluation.outcome,
