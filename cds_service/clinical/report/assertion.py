@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cds_service.clinical.evaluation import Assertion
-from cds_service.clinical.report.matching import CompiledLexicons, Hit
+from cds_service.clinical.report.matching import CompiledLexicons, Hit, Prepared
 
 # in order of precedence when one phrase is several kinds of cue
 _BEFORE = {
@@ -57,13 +57,14 @@ class Judgement:
 class SentenceCues:
     """One sentence's cues, found once; judges any span of the sentence against them."""
 
-    def __init__(self, sentence: str, lexicons: CompiledLexicons) -> None:
+    def __init__(self, sentence: str, lexicons: CompiledLexicons, prepared: Prepared | None = None) -> None:
         self.sentence = sentence
         self._lexicons = lexicons
+        self._prepared = prepared if prepared is not None else lexicons.prepare(sentence)
 
     @cached_property
     def cues(self) -> list[Hit]:
-        return self._lexicons.cues.find(self.sentence)
+        return self._prepared.find(self._lexicons.cues)
 
     def judge(self, start: int, end: int) -> Judgement:
         """The assertion of the words at [start, end)."""

@@ -46,7 +46,8 @@ class Sentence:
         self.source = source
         self.order = order
         self.lx = lexicons
-        self.cues = SentenceCues(text, lexicons)
+        self.prepared = lexicons.prepare(text)
+        self.cues = SentenceCues(text, lexicons, self.prepared)
 
     @property
     def carries_finding(self) -> bool:
@@ -65,67 +66,73 @@ class Sentence:
     @cached_property
     def finding_hits(self) -> list[Hit]:
         """Words naming the finding, minus bone density, growth centres and non-soft-tissue sites."""
-        hits = self.lx.finding.find(self.text)
+        hits = self.prepared.find(self.lx.finding)
         if not hits:
             return hits
-        if self.lx.outside_soft_tissue.search(self.text) and not self.lx.soft_tissue.search(self.text):
+        if self._outside_soft_tissue:
             return []
-        excluded = self.lx.not_finding.find(self.text)
+        excluded = self.prepared.find(self.lx.not_finding)
         return [hit for hit in hits if not any(ex.overlaps(hit.start, hit.end) for ex in excluded)]
 
     @cached_property
+    def _outside_soft_tissue(self) -> bool:
+        """The sentence places the calcification in bone or a viscus, not in soft tissue."""
+        find = self.prepared.find
+        return bool(find(self.lx.outside_soft_tissue)) and not find(self.lx.soft_tissue)
+
+    @cached_property
     def entity_hits(self) -> list[Hit]:
-        if self.lx.outside_soft_tissue.search(self.text) and not self.lx.soft_tissue.search(self.text):
+        if self._outside_soft_tissue:
             return []
-        return self.lx.entities.find(self.text)
+        return self.prepared.find(self.lx.entities)
 
     @cached_property
     def sites(self) -> list[Hit]:
-        return self.lx.sites.find(self.text)
+        return self.prepared.find(self.lx.sites)
 
     @cached_property
     def sides(self) -> list[Hit]:
-        return self.lx.sides.find(self.text)
+        return self.prepared.find(self.lx.sides)
 
     @cached_property
     def depth(self) -> list[Hit]:
-        return self.lx.depth.find(self.text)
+        return self.prepared.find(self.lx.depth)
 
     @cached_property
     def patterns(self) -> list[Hit]:
-        return self.lx.patterns.find(self.text)
+        return self.prepared.find(self.lx.patterns)
 
     @cached_property
     def locations(self) -> list[Hit]:
-        return self.lx.locations.find(self.text)
+        return self.prepared.find(self.lx.locations)
 
     @cached_property
     def mass(self) -> list[Hit]:
-        return [hit for hit in self.lx.mass.find(self.text) if "mass" in hit.kinds]
+        return [hit for hit in self.prepared.find(self.lx.mass) if "mass" in hit.kinds]
 
     @cached_property
     def bone_involvement(self) -> list[Hit]:
-        return self.lx.bone_involvement.find(self.text)
+        return self.prepared.find(self.lx.bone_involvement)
 
     @cached_property
     def growth(self) -> list[Hit]:
-        return self.lx.growth.find(self.text)
+        return self.prepared.find(self.lx.growth)
 
     @cached_property
     def pain(self) -> list[Hit]:
-        return self.lx.pain.find(self.text)
+        return self.prepared.find(self.lx.pain)
 
     @cached_property
     def history(self) -> list[Hit]:
-        return self.lx.history.find(self.text)
+        return self.prepared.find(self.lx.history)
 
     @cached_property
     def malignancy(self) -> list[Hit]:
-        return [hit for hit in self.lx.malignancy.find(self.text) if "malignancy" in hit.kinds]
+        return [hit for hit in self.prepared.find(self.lx.malignancy) if "malignancy" in hit.kinds]
 
     @cached_property
     def separate(self) -> list[Hit]:
-        return self.lx.separate_lesion.find(self.text)
+        return self.prepared.find(self.lx.separate_lesion)
 
     @cached_property
     def sizes(self) -> list[Size]:

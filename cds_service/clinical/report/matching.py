@@ -4,14 +4,23 @@ Each family of phrases becomes one alternation with a named group per phrase, lo
 first, so that at any position the longest cue wins ("no evidence of" over "no", "cannot be
 excluded" over "excluded"). Compiling costs tens of milliseconds; reading a report with the
 compiled form costs about one, so the compiled form is cached per lexicon object.
+
+Most families match nothing in most sentences, and scanning a sentence for a family costs
+more in Python calls than in the regular expression. So every phrase also yields *needles*:
+strings that any text it matches must contain ("calcif" for ``calcif*``, "tendon" or "menisc"
+for a regular expression). One scan of a sentence for all needles of all families (the
+`Screen`) tells which families can match it at all; only those are scanned.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
+from typing import Any
 
 from cds_service.knowledge.lexicons import REGEX_PREFIX, BenignEntity, Lexicons, phrase_pattern
 
@@ -44,8 +53,10 @@ class Matcher:
     def __init__(self, categories: Mapping[str, Sequence[str]]) -> None:
         self._exact: dict[str, set[str]] = {}
         self._prefixes: list[tuple[str, str]] = []  # (normalised stem, kind) for `word*` phrases
+        self._kinds_of: dict[str, frozenset[str]] = {}  # matched text → kinds, filled as met
         tree: _Trie = {}
         regexes: dict[str, set[str]] = {}
+        needles: set[str] | None = set()
         for kind, phrases in categories.items():
             for phrase in phrases:
                 if phrase.startswith(REGEX_PREFIX) or not any(ch.isalnum() for ch in phrase):
@@ -53,9 +64,21 @@ class Matcher:
                 else:
                     _insert(tree, _tokens(phrase))
                     self._remember(phrase, kind)
+                    needle = _plain_needle(phrase)
+                    needles = None if needles is None or needle is None else needles | {needle}
         self._plain = re.compile(_emit(tree)) if tree else None
         self._lower_regexes = _RegexGroup({src: k for src, k in regexes.items() if not _case_sensitive(src)})
         self._cased_regexes = _RegexGroup({src: k for src, k in regexes.items() if _case_sensitive(src)})
+        self._cased_shift = 1 + len(self._lower_regexes.needles)
+        self.needles: tuple[frozenset[str] | None, ...] = (
+            frozenset(needles) if needles is not None and tree else None,
+            *self._lower_regexes.needles,
+            *self._cased_regexes.needles,
+        )
+        """The needles of the plain phrases, then of each regular expression (see `Screen`):
+        strings, lower-cased, one of which stands in any text the part matches; None when
+        unknown. Those of regular expressions hold only in ASCII text, as case-insensitive
+        matching folds a few other letters (the long s, the Kelvin sign) onto ASCII ones."""
 
     def _remember(self, phrase: str, kind: str) -> None:
         key = _normalise(phrase.rstrip("*"))
@@ -66,7 +89,16 @@ class Matcher:
 
     def find(self, text: str) -> list[Hit]:
         """Non-overlapping hits, leftmost first, the longest phrase at each position."""
-        hits = self._plain_hits(text) + self._regex_hits(text)
+        return self.find_lowered(text, lower(text))
+
+    def find_lowered(self, text: str, lowered: str, possible: int = -1) -> list[Hit]:
+        """`find`, with the text already lower-cased by `lower`; `possible` has a bit for each
+        part (as in `needles`) that may match it, the others are not tried."""
+        hits = self._plain_hits(text, lowered) if possible & 1 else []
+        if self._lower_regexes.active:
+            hits += self._lower_regexes.hits(lowered, text, possible >> 1)
+        if self._cased_regexes.active:
+            hits += self._cased_regexes.hits(text, text, possible >> self._cased_shift)
         if len(hits) < 2:
             return hits
         hits.sort(key=lambda hit: (hit.start, hit.start - hit.end))
@@ -79,17 +111,21 @@ class Matcher:
     def search(self, text: str) -> bool:
         return bool(self.find(text))
 
-    def _plain_hits(self, text: str) -> list[Hit]:
+    def _plain_hits(self, text: str, lowered: str) -> list[Hit]:
         if self._plain is None:
             return []
-        lowered = text.lower()
-        if len(lowered) != len(text):  # a rare character whose lower case is longer
-            lowered = "".join(ch.lower()[0] for ch in text)
         hits = []
         for match in self._plain.finditer(lowered):
-            if match.end() > match.start():
-                matched = text[match.start() : match.end()]
-                hits.append(Hit(match.start(), match.end(), self._classify(matched), matched))
+            start, end = match.span()
+            if end > start:
+                matched = text[start:end]
+                kinds = self._kinds_of.get(matched)
+                if kinds is None:
+                    kinds = self._classify(matched)
+                    if len(self._kinds_of) >= _KINDS_CACHE_SIZE:
+                        self._kinds_of.clear()
+                    self._kinds_of[matched] = kinds
+                hits.append(Hit(start, end, kinds, matched))
         return hits
 
     def _classify(self, matched: str) -> frozenset[str]:
@@ -98,11 +134,17 @@ class Matcher:
         kinds.update(kind for stem, kind in self._prefixes if key.startswith(stem))
         return frozenset(kinds) or frozenset({"unknown"})
 
-    def _regex_hits(self, text: str) -> list[Hit]:
-        lowered = text.lower()
-        if len(lowered) != len(text):
-            lowered = "".join(ch.lower()[0] for ch in text)
-        return self._lower_regexes.hits(lowered, text) + self._cased_regexes.hits(text, text)
+
+_KINDS_CACHE_SIZE = 4096
+_SUBSETS_REMEMBERED = 64
+
+
+def lower(text: str) -> str:
+    """The text lower-cased character by character, so that positions stay the same."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a rare character whose lower case is longer
+        lowered = "".join(ch.lower()[0] for ch in text)
+    return lowered
 
 
 _WORD_START = re.compile(r"^(?:\\b|\(\?<!\\w\))")
@@ -114,36 +156,63 @@ def _case_sensitive(source: str) -> bool:
     return "(?-i:" in source or bool(_LETTER_OUTSIDE_ESCAPE.search(re.sub(r"\\[A-Za-z]", "", source)))
 
 
+_Entry = tuple[re.Pattern[str], frozenset[str], bool]  # (pattern, kinds, needs a word start)
+_Combined = tuple[re.Pattern[str], list[_Entry]]  # one alternation of some entries, and those
+
+
 class _RegexGroup:
     """The ``re:`` phrases of a family. A leading word boundary is checked after matching and no
     named groups are used, so the engine can skip characters that start no phrase quickly."""
 
     def __init__(self, regexes: Mapping[str, set[str]]) -> None:
-        flags = re.IGNORECASE if any(_case_sensitive(src) for src in regexes) else 0
-        self._entries: list[tuple[re.Pattern[str], frozenset[str], bool]] = []
-        stripped = []
-        for source in sorted(regexes, key=len, reverse=True):
+        self._flags = re.IGNORECASE if any(_case_sensitive(src) for src in regexes) else 0
+        self._entries: list[_Entry] = []
+        self._bare: list[str] = []
+        sources = sorted(regexes, key=len, reverse=True)
+        for source in sources:
             bare = _WORD_START.sub("", source, count=1)
-            self._entries.append((re.compile(bare, flags), frozenset(regexes[source]), bare != source))
-            stripped.append(f"(?:{bare})")
-        self._combined = re.compile("|".join(stripped), flags) if stripped else None
+            self._entries.append((re.compile(bare, self._flags), frozenset(regexes[source]), bare != source))
+            self._bare.append(bare)
+        self.needles = tuple(regex_needles(source, self._flags) for source in sources)
+        self._all = (1 << len(self._entries)) - 1
+        self.active = bool(self._entries)
+        # the alternation of each subset of the phrases met so far, by its bits: a phrase that
+        # matches nowhere in a text changes nothing when left out of the alternation
+        self._subsets: dict[int, _Combined] = {}
+        if self.active:
+            self._subset(self._all)
 
-    def hits(self, searched: str, original: str) -> list[Hit]:
-        if self._combined is None:
+    def _subset(self, bits: int) -> _Combined:
+        found = self._subsets.get(bits)
+        if found is None:
+            chosen = [index for index in range(len(self._entries)) if bits >> index & 1]
+            combined = re.compile("|".join(f"(?:{self._bare[index]})" for index in chosen), self._flags)
+            found = combined, [self._entries[index] for index in chosen]
+            if len(self._subsets) >= _SUBSETS_REMEMBERED:
+                self._subsets = {self._all: self._subsets[self._all]}
+            self._subsets[bits] = found
+        return found
+
+    def hits(self, searched: str, original: str, possible: int = -1) -> list[Hit]:
+        """The matches in `searched`; `possible` has a bit for each phrase that may match."""
+        bits = possible & self._all
+        if not bits:
             return []
+        combined, entries = self._subset(bits)
         found = []
-        for match in self._combined.finditer(searched):
+        for match in combined.finditer(searched):
             start, end = match.start(), match.end()
             if end > start:
-                kinds = self._kinds(searched, start, end)
+                kinds = self._kinds(entries, searched, start, end)
                 if kinds:
                     found.append(Hit(start, end, kinds, original[start:end]))
         return found
 
-    def _kinds(self, searched: str, start: int, end: int) -> frozenset[str]:
+    @staticmethod
+    def _kinds(entries: list[_Entry], searched: str, start: int, end: int) -> frozenset[str]:
         at_word_start = start == 0 or not (searched[start - 1].isalnum() or searched[start - 1] == "_")
         kinds: set[str] = set()
-        for pattern, entry_kinds, needs_word_start in self._entries:
+        for pattern, entry_kinds, needs_word_start in entries:
             if needs_word_start and not at_word_start:
                 continue
             again = pattern.match(searched, start)
@@ -159,8 +228,11 @@ _OPTIONAL_HYPHEN = r"[\s\-]?"
 _CONTINUES = r"\w*"
 
 
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
 def _normalise(text: str) -> str:
-    return re.sub(r"[\s\-]+", "", text.lower())
+    return _SEPARATORS.sub("", text.lower())
 
 
 def _tokens(phrase: str) -> list[str]:
@@ -202,6 +274,214 @@ def _emit(node: _Trie) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
+# ---------------------------------------------------------------- needles and the screen
+
+
+def _plain_needle(phrase: str) -> str | None:
+    """The longest piece of a plain phrase: it stands, lower-cased, in every text it matches."""
+    pieces = [
+        piece.lower()
+        for word in phrase.split()
+        for piece in (word[:-1] if word.endswith("*") and len(word) > 1 else word).split("-")
+    ]
+    return max(pieces, key=len) or None
+
+
+def _parser() -> ModuleType | None:
+    try:
+        return importlib.import_module("re._parser")  # the standard library's own parser (3.11+)
+    except ImportError:  # pragma: no cover - another implementation: regexes are always scanned
+        return None
+
+
+_PARSER = _parser()
+
+
+def regex_needles(source: str, flags: int = 0) -> frozenset[str] | None:
+    """Strings one of which every match of the regular expression contains (or lies beside,
+    for a look-around), lower-cased and ASCII; None when it has none we can be sure of."""
+    if _PARSER is None:
+        return None
+    try:
+        parsed = _PARSER.parse(source, flags)
+    except Exception:  # an unexpected parse: no needles, always scanned
+        return None
+    return _sequence_needles(parsed)
+
+
+def _sequence_needles(items: Iterable[tuple[Any, Any]]) -> frozenset[str] | None:
+    """A sequence matches each item in turn: the needles of its most selective item (a run
+    of literal characters counting as one item)."""
+    candidates: list[frozenset[str]] = []
+    run = ""
+    for op, argument in items:
+        name = getattr(op, "name", "")
+        if name == "LITERAL":
+            run += chr(argument)
+            continue
+        if run:
+            candidates.append(frozenset({run}))
+            run = ""
+        found = _item_needles(name, argument)
+        if found is not None:
+            candidates.append(found)
+    if run:
+        candidates.append(frozenset({run}))
+    usable = [needles for needles in (_usable(c) for c in candidates) if needles is not None]
+    return max(usable, key=_selectivity, default=None)
+
+
+def _item_needles(name: str, argument: Any) -> frozenset[str] | None:
+    if name == "SUBPATTERN":  # (group, added flags, removed flags, pattern)
+        return _sequence_needles(argument[3])
+    if name == "ATOMIC_GROUP":
+        return _sequence_needles(argument)
+    if name == "ASSERT":  # a positive look-around: its text stands in the text too
+        return _sequence_needles(argument[1])
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):  # (min, max, pattern)
+        return _sequence_needles(argument[2]) if argument[0] >= 1 else None
+    if name == "BRANCH":  # (None, alternatives): one of them matches
+        union: set[str] = set()
+        for alternative in argument[1]:
+            found = _sequence_needles(alternative)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if name == "IN" and argument and all(getattr(op, "name", "") == "LITERAL" for op, _ in argument):
+        return frozenset(chr(code) for _, code in argument)
+    return None
+
+
+def _usable(needles: frozenset[str]) -> frozenset[str] | None:
+    """Lower-cased needles, or None if one has a letter that matches an ASCII letter when case
+    is ignored (the long s, the Kelvin sign): in ASCII text its absence would prove nothing."""
+    if not needles or not all(needle and all(map(_folds_apart, needle)) for needle in needles):
+        return None
+    return frozenset(needle.lower() for needle in needles)
+
+
+def _folds_apart(char: str) -> bool:
+    """ASCII, or matching no ASCII character even ignoring case."""
+    if char.isascii():
+        return True
+    pattern = re.compile(re.escape(char), re.IGNORECASE)
+    return not any(pattern.fullmatch(chr(code)) for code in range(128))
+
+
+def _selectivity(needles: frozenset[str]) -> float:
+    """Higher for needles less likely to stand in a text: longer ones, fewer, punctuation."""
+    return -sum(20.0 ** -(len(needle) + (not needle[0].isalnum())) for needle in needles)
+
+
+class Screen:
+    """Which parts of which families can match a text: its words looked up once for the needles.
+
+    Each family's parts (its plain phrases, each regular expression) get one bit each. A needle's
+    longest run of word characters lies inside one word of any text holding the needle, so a
+    text's parts are those of its words (each word's found once, by a scan for every needle
+    inside it, then remembered) and of the needles with no word characters (punctuation cues).
+    A part without needles is always possible, and so is every regular expression when the
+    text is not ASCII.
+    """
+
+    def __init__(self, matchers: Sequence[Matcher]) -> None:
+        self.shifts: dict[int, int] = {}
+        self.always = 0
+        self.folding = 0
+        inside_words: dict[str, int] = {}
+        punctuation: dict[str, int] = {}
+        shift = 0
+        for matcher in matchers:
+            self.shifts[id(matcher)] = shift
+            for index, needles in enumerate(matcher.needles):
+                bit = 1 << (shift + index)
+                if index:
+                    self.folding |= bit
+                if needles is None:
+                    self.always |= bit
+                    continue
+                for needle in needles:
+                    run = max(_WORD.findall(needle), key=len, default="")
+                    owners = inside_words if run else punctuation
+                    owners[run or needle] = owners.get(run or needle, 0) | bit
+            shift += len(matcher.needles)
+        # the scan finds the longest needle at each position: give it its prefixes' parts
+        self._owners = {
+            needle: _or(bits for other, bits in inside_words.items() if needle.startswith(other))
+            for needle in inside_words
+        }
+        tree: _Trie = {}
+        for needle in inside_words:
+            _insert(tree, [*(re.escape(ch) for ch in needle), ""])
+        self._scan = re.compile(f"(?=({_emit(tree)}))") if tree else None
+        self._marks = {mark: bits for mark, bits in punctuation.items() if len(mark) == 1}
+        marks = "".join(map(re.escape, self._marks))
+        self._mark_scan = re.compile(f"[{marks}]") if marks else None
+        self._longer_marks = [(mark, bits) for mark, bits in punctuation.items() if len(mark) > 1]
+        self._words: dict[str, int] = {}
+
+    def possible(self, lowered: str) -> int:
+        """The bits of the parts that may match the text (given lower-cased by `lower`)."""
+        mask = self.always if lowered.isascii() else self.always | self.folding
+        words = self._words
+        for word in set(_WORD.findall(lowered)):
+            bits = words.get(word)
+            if bits is None:
+                bits = self._word_bits(word)
+            mask |= bits
+        if self._mark_scan is not None:
+            for mark in set(self._mark_scan.findall(lowered)):
+                mask |= self._marks[mark]
+        for mark, bits in self._longer_marks:
+            if mark in lowered:
+                mask |= bits
+        return mask
+
+    def _word_bits(self, word: str) -> int:
+        bits = 0
+        if self._scan is not None:
+            for needle in set(self._scan.findall(word)):
+                bits |= self._owners[needle]
+        if len(self._words) >= _WORDS_REMEMBERED:
+            self._words.clear()
+        self._words[word] = bits
+        return bits
+
+
+_WORD = re.compile(r"\w+")
+_WORDS_REMEMBERED = 20_000
+
+
+def _or(bits: Iterable[int]) -> int:
+    mask = 0
+    for bit in bits:
+        mask |= bit
+    return mask
+
+
+class Prepared:
+    """One text, lower-cased once and screened once, searched for any number of families."""
+
+    __slots__ = ("_mask", "_screen", "lowered", "text")
+
+    def __init__(self, text: str, screen: Screen) -> None:
+        self.text = text
+        self.lowered = lower(text)
+        self._screen = screen
+        self._mask: int | None = None
+
+    def find(self, matcher: Matcher) -> list[Hit]:
+        """`matcher.find(text)`, trying only the parts of the family the screen leaves possible."""
+        mask = self._mask
+        if mask is None:
+            mask = self._mask = self._screen.possible(self.lowered)
+        possible = mask >> self._screen.shifts[id(matcher)]
+        if not possible & ((1 << len(matcher.needles)) - 1):
+            return []
+        return matcher.find_lowered(self.text, self.lowered, possible)
+
+
 def anchored(phrases: Iterable[str], *, at_end: bool) -> re.Pattern[str]:
     """A pattern matching one of the phrases right at the start (or end) of a text."""
     alternatives = "|".join(f"(?:{phrase_pattern(p)})" for p in phrases) or r"(?!x)x"
@@ -214,6 +494,20 @@ class CompiledLexicons:
 
     def __init__(self, lexicons: Lexicons) -> None:
         self.lexicons = lexicons
+
+    @cached_property
+    def screen(self) -> Screen:
+        """The needles of every family (building it compiles them all)."""
+        families = [
+            name
+            for name, value in vars(CompiledLexicons).items()
+            if isinstance(value, cached_property) and name != "screen"
+        ]
+        built = [getattr(self, name) for name in families]
+        return Screen([matcher for matcher in built if isinstance(matcher, Matcher)])
+
+    def prepare(self, text: str) -> Prepared:
+        return Prepared(text, self.screen)
 
     @cached_property
     def finding(self) -> Matcher:
