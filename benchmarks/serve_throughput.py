@@ -191,6 +191,8 @@ def main() -> int:
             print(
                 f"RSS per worker after the run: {', '.join(f'{resident_mib(pid):.0f}' for pid in pids)} MiB"
             )
+            if args.workers > 1:
+                print(f"RSS of the supervising serve process: {resident_mib(process.pid):.0f} MiB")
         finally:
             process.send_signal(signal.SIGTERM)
             exit_code = process.wait(timeout=30)
