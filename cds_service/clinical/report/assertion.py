@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 from cds_service.clinical.evaluation import Assertion
-from cds_service.clinical.report.matching import CompiledLexicons, Hit, Prepared
+from cds_service.clinical.report.matching import CompiledLexicons, Hit, Prepared, once
 
 # in order of precedence when one phrase is several kinds of cue
 _BEFORE = {
@@ -61,13 +60,21 @@ class SentenceCues:
         self.sentence = sentence
         self._lexicons = lexicons
         self._prepared = prepared if prepared is not None else lexicons.prepare(sentence)
+        self._judged: dict[tuple[int, int], Judgement] = {}  # a span is often judged again
+        self._clauses: dict[tuple[int, int], tuple[int, int]] = {}
 
-    @cached_property
+    @once
     def cues(self) -> list[Hit]:
         return self._prepared.find(self._lexicons.cues)
 
     def judge(self, start: int, end: int) -> Judgement:
         """The assertion of the words at [start, end)."""
+        found = self._judged.get((start, end))
+        if found is None:
+            found = self._judged[start, end] = self._judge(start, end)
+        return found
+
+    def _judge(self, start: int, end: int) -> Judgement:
         cues = [cue for cue in self.cues if not cue.overlaps(start, end) or "pseudo" in cue.kinds]
         for cue in cues:
             if "pseudo" in cue.kinds and cue.overlaps(start, end) and _negating(cue.text):
@@ -82,6 +89,12 @@ class SentenceCues:
 
     def clause(self, start: int, end: int) -> tuple[int, int]:
         """The clause around [start, end): between the nearest terminators (for features)."""
+        found = self._clauses.get((start, end))
+        if found is None:
+            found = self._clauses[start, end] = self._clause(start, end)
+        return found
+
+    def _clause(self, start: int, end: int) -> tuple[int, int]:
         low, high = 0, len(self.sentence)
         for cue in self.cues:
             if cue.kinds & _TERMINATORS:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 from cds_service.clinical.report.assertion import Judgement, SentenceCues
-from cds_service.clinical.report.matching import CompiledLexicons, Hit
+from cds_service.clinical.report.matching import CompiledLexicons, Hit, once
 from cds_service.clinical.report.sections import FINDING_SECTIONS, split_sections
 from cds_service.clinical.report.sentences import split_sentences
 from cds_service.clinical.report.text import SourceText
@@ -63,7 +62,7 @@ class Sentence:
         low, high = bounds
         return [hit for hit in hits if hit.start >= low and hit.end <= high]
 
-    @cached_property
+    @once
     def finding_hits(self) -> list[Hit]:
         """Words naming the finding, minus bone density, growth centres and non-soft-tissue sites."""
         hits = self.prepared.find(self.lx.finding)
@@ -74,67 +73,67 @@ class Sentence:
         excluded = self.prepared.find(self.lx.not_finding)
         return [hit for hit in hits if not any(ex.overlaps(hit.start, hit.end) for ex in excluded)]
 
-    @cached_property
+    @once
     def _outside_soft_tissue(self) -> bool:
         """The sentence places the calcification in bone or a viscus, not in soft tissue."""
         find = self.prepared.find
         return bool(find(self.lx.outside_soft_tissue)) and not find(self.lx.soft_tissue)
 
-    @cached_property
+    @once
     def entity_hits(self) -> list[Hit]:
         if self._outside_soft_tissue:
             return []
         return self.prepared.find(self.lx.entities)
 
-    @cached_property
+    @once
     def sites(self) -> list[Hit]:
         return self.prepared.find(self.lx.sites)
 
-    @cached_property
+    @once
     def sides(self) -> list[Hit]:
         return self.prepared.find(self.lx.sides)
 
-    @cached_property
+    @once
     def depth(self) -> list[Hit]:
         return self.prepared.find(self.lx.depth)
 
-    @cached_property
+    @once
     def patterns(self) -> list[Hit]:
         return self.prepared.find(self.lx.patterns)
 
-    @cached_property
+    @once
     def locations(self) -> list[Hit]:
         return self.prepared.find(self.lx.locations)
 
-    @cached_property
+    @once
     def mass(self) -> list[Hit]:
         return [hit for hit in self.prepared.find(self.lx.mass) if "mass" in hit.kinds]
 
-    @cached_property
+    @once
     def bone_involvement(self) -> list[Hit]:
         return self.prepared.find(self.lx.bone_involvement)
 
-    @cached_property
+    @once
     def growth(self) -> list[Hit]:
         return self.prepared.find(self.lx.growth)
 
-    @cached_property
+    @once
     def pain(self) -> list[Hit]:
         return self.prepared.find(self.lx.pain)
 
-    @cached_property
+    @once
     def history(self) -> list[Hit]:
         return self.prepared.find(self.lx.history)
 
-    @cached_property
+    @once
     def malignancy(self) -> list[Hit]:
         return [hit for hit in self.prepared.find(self.lx.malignancy) if "malignancy" in hit.kinds]
 
-    @cached_property
+    @once
     def separate(self) -> list[Hit]:
         return self.prepared.find(self.lx.separate_lesion)
 
-    @cached_property
+    @once
     def sizes(self) -> list[Size]:
         """Measurements, minus distances ("3 cm proximal to") and other structures' sizes."""
         if not any(ch.isdigit() for ch in self.text):

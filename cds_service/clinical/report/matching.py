@@ -16,13 +16,40 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from cds_service.knowledge.lexicons import REGEX_PREFIX, BenignEntity, Lexicons, phrase_pattern
+
+_T = TypeVar("_T")
+
+
+class once(Generic[_T]):  # a decorator, named like functools.cached_property
+    """`functools.cached_property` without its lock (Python 3.11 takes one on every first
+    access, a cost the report reader pays a few hundred times per report). Objects using it
+    belong to one reading, in one thread; a race would only compute the same value twice."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> once[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | once[_T]:
+        if instance is None:
+            return self
+        value = self._compute(instance)
+        instance.__dict__[self._name] = value
+        return value
 
 
 @dataclass(frozen=True)
@@ -70,15 +97,15 @@ class Matcher:
         self._lower_regexes = _RegexGroup({src: k for src, k in regexes.items() if not _case_sensitive(src)})
         self._cased_regexes = _RegexGroup({src: k for src, k in regexes.items() if _case_sensitive(src)})
         self._cased_shift = 1 + len(self._lower_regexes.needles)
-        self.needles: tuple[frozenset[str] | None, ...] = (
-            frozenset(needles) if needles is not None and tree else None,
+        self.needles: tuple[Clauses, ...] = (
+            (frozenset(needles),) if needles is not None and tree else (),
             *self._lower_regexes.needles,
             *self._cased_regexes.needles,
         )
-        """The needles of the plain phrases, then of each regular expression (see `Screen`):
-        strings, lower-cased, one of which stands in any text the part matches; None when
-        unknown. Those of regular expressions hold only in ASCII text, as case-insensitive
-        matching folds a few other letters (the long s, the Kelvin sign) onto ASCII ones."""
+        """The needles of the plain phrases, then of each regular expression (see `Screen`).
+        Those of regular expressions hold only in ASCII text, as case-insensitive matching
+        folds a few other letters (the long s, the Kelvin sign) onto ASCII ones."""
+        self.parts = (1 << len(self.needles)) - 1
 
     def _remember(self, phrase: str, kind: str) -> None:
         key = _normalise(phrase.rstrip("*"))
@@ -111,6 +138,25 @@ class Matcher:
     def search(self, text: str) -> bool:
         return bool(self.find(text))
 
+    def find_at_start(self, text: str) -> Hit | None:
+        """The first hit of `find(text)` if it starts the text, else None (a section label)."""
+        lowered = lower(text)
+        found: list[Hit] = []
+        if self._plain is not None:
+            match = self._plain.match(lowered)
+            if match is not None and match.end() > 0:
+                found.append(self._plain_hit(text, 0, match.end()))
+        for group, searched in ((self._lower_regexes, lowered), (self._cased_regexes, text)):
+            if group.active:
+                at_start, decided = group.hit_at_start(searched, text)
+                if not decided:  # an empty match: only a full search can tell
+                    hits = self.find_lowered(text, lowered)
+                    return hits[0] if hits and hits[0].start == 0 else None
+                if at_start is not None:
+                    found.append(at_start)
+        # `find` sorts by start, then longest first, keeping this order between equals
+        return max(found, key=lambda hit: hit.end, default=None)
+
     def _plain_hits(self, text: str, lowered: str) -> list[Hit]:
         if self._plain is None:
             return []
@@ -118,15 +164,18 @@ class Matcher:
         for match in self._plain.finditer(lowered):
             start, end = match.span()
             if end > start:
-                matched = text[start:end]
-                kinds = self._kinds_of.get(matched)
-                if kinds is None:
-                    kinds = self._classify(matched)
-                    if len(self._kinds_of) >= _KINDS_CACHE_SIZE:
-                        self._kinds_of.clear()
-                    self._kinds_of[matched] = kinds
-                hits.append(Hit(start, end, kinds, matched))
+                hits.append(self._plain_hit(text, start, end))
         return hits
+
+    def _plain_hit(self, text: str, start: int, end: int) -> Hit:
+        matched = text[start:end]
+        kinds = self._kinds_of.get(matched)
+        if kinds is None:
+            kinds = self._classify(matched)
+            if len(self._kinds_of) >= _KINDS_CACHE_SIZE:
+                self._kinds_of.clear()
+            self._kinds_of[matched] = kinds
+        return Hit(start, end, kinds, matched)
 
     def _classify(self, matched: str) -> frozenset[str]:
         key = _normalise(matched)
@@ -173,7 +222,7 @@ class _RegexGroup:
             bare = _WORD_START.sub("", source, count=1)
             self._entries.append((re.compile(bare, self._flags), frozenset(regexes[source]), bare != source))
             self._bare.append(bare)
-        self.needles = tuple(regex_needles(source, self._flags) for source in sources)
+        self.needles: tuple[Clauses, ...] = tuple(regex_needles(source, self._flags) for source in sources)
         self._all = (1 << len(self._entries)) - 1
         self.active = bool(self._entries)
         # the alternation of each subset of the phrases met so far, by its bits: a phrase that
@@ -207,6 +256,18 @@ class _RegexGroup:
                 if kinds:
                     found.append(Hit(start, end, kinds, original[start:end]))
         return found
+
+    def hit_at_start(self, searched: str, original: str) -> tuple[Hit | None, bool]:
+        """(the first of `hits` if it starts the text, else None; True), or (None, False) when
+        the expression matches the empty string there (the search would go on from there)."""
+        combined, entries = self._subset(self._all)
+        match = combined.match(searched)
+        if match is None:
+            return None, True
+        if match.end() == 0:
+            return None, False
+        kinds = self._kinds(entries, searched, 0, match.end())
+        return (Hit(0, match.end(), kinds, original[: match.end()]) if kinds else None), True
 
     @staticmethod
     def _kinds(entries: list[_Entry], searched: str, start: int, end: int) -> frozenset[str]:
@@ -297,22 +358,30 @@ def _parser() -> ModuleType | None:
 _PARSER = _parser()
 
 
-def regex_needles(source: str, flags: int = 0) -> frozenset[str] | None:
-    """Strings one of which every match of the regular expression contains (or lies beside,
-    for a look-around), lower-cased and ASCII; None when it has none we can be sure of."""
+def regex_needles(source: str, flags: int = 0) -> Clauses:
+    """Sets of strings such that every match of the regular expression contains (or stands
+    beside, for a look-around) one string of each set; none when we cannot be sure of any."""
     if _PARSER is None:
-        return None
+        return ()
     try:
         parsed = _PARSER.parse(source, flags)
     except Exception:  # an unexpected parse: no needles, always scanned
-        return None
-    return _sequence_needles(parsed)
+        return ()
+    clauses = sorted(_sequence_clauses(parsed, cased=False), key=_selectivity, reverse=True)
+    return tuple(clauses[:_CLAUSES_KEPT])
 
 
-def _sequence_needles(items: Iterable[tuple[Any, Any]]) -> frozenset[str] | None:
-    """A sequence matches each item in turn: the needles of its most selective item (a run
-    of literal characters counting as one item)."""
-    candidates: list[frozenset[str]] = []
+Clauses = tuple[frozenset[str], ...]
+"""Sets of needles, lower-cased; a needle starting with `CASED` must stand in the text as
+written (it comes from a case-sensitive part of an expression run on the text as written)."""
+CASED = "\x00"
+_CLAUSES_KEPT = 3
+
+
+def _sequence_clauses(items: Iterable[tuple[Any, Any]], *, cased: bool) -> list[frozenset[str]]:
+    """A sequence matches each item in turn: every item's needles (a run of literal characters
+    counting as one item) are needed."""
+    clauses: list[frozenset[str] | None] = []
     run = ""
     for op, argument in items:
         name = getattr(op, "name", "")
@@ -320,45 +389,56 @@ def _sequence_needles(items: Iterable[tuple[Any, Any]]) -> frozenset[str] | None
             run += chr(argument)
             continue
         if run:
-            candidates.append(frozenset({run}))
+            clauses.append(_usable({run}, cased=cased))
             run = ""
-        found = _item_needles(name, argument)
-        if found is not None:
-            candidates.append(found)
+        clauses.extend(_item_clauses(name, argument, cased=cased))
     if run:
-        candidates.append(frozenset({run}))
-    usable = [needles for needles in (_usable(c) for c in candidates) if needles is not None]
-    return max(usable, key=_selectivity, default=None)
+        clauses.append(_usable({run}, cased=cased))
+    return [clause for clause in clauses if clause]
 
 
-def _item_needles(name: str, argument: Any) -> frozenset[str] | None:
+def _best(items: Iterable[tuple[Any, Any]], *, cased: bool) -> frozenset[str] | None:
+    return max(_sequence_clauses(items, cased=cased), key=_selectivity, default=None)
+
+
+def _item_clauses(name: str, argument: Any, *, cased: bool) -> Sequence[frozenset[str] | None]:
     if name == "SUBPATTERN":  # (group, added flags, removed flags, pattern)
-        return _sequence_needles(argument[3])
+        if argument[2] & re.IGNORECASE:
+            cased = True
+        elif argument[1] & re.IGNORECASE:
+            cased = False
+        return _sequence_clauses(argument[3], cased=cased)
     if name == "ATOMIC_GROUP":
-        return _sequence_needles(argument)
+        return _sequence_clauses(argument, cased=cased)
     if name == "ASSERT":  # a positive look-around: its text stands in the text too
-        return _sequence_needles(argument[1])
+        return _sequence_clauses(argument[1], cased=cased)
     if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):  # (min, max, pattern)
-        return _sequence_needles(argument[2]) if argument[0] >= 1 else None
+        return _sequence_clauses(argument[2], cased=cased) if argument[0] >= 1 else []
     if name == "BRANCH":  # (None, alternatives): one of them matches
         union: set[str] = set()
         for alternative in argument[1]:
-            found = _sequence_needles(alternative)
+            found = _best(alternative, cased=cased)
             if found is None:
-                return None
+                return []
             union |= found
-        return frozenset(union)
+        return [frozenset(union)]
     if name == "IN" and argument and all(getattr(op, "name", "") == "LITERAL" for op, _ in argument):
-        return frozenset(chr(code) for _, code in argument)
-    return None
+        return [_usable({chr(code) for _, code in argument}, cased=cased)]
+    return []
 
 
-def _usable(needles: frozenset[str]) -> frozenset[str] | None:
-    """Lower-cased needles, or None if one has a letter that matches an ASCII letter when case
-    is ignored (the long s, the Kelvin sign): in ASCII text its absence would prove nothing."""
-    if not needles or not all(needle and all(map(_folds_apart, needle)) for needle in needles):
+def _usable(literals: set[str], *, cased: bool) -> frozenset[str] | None:
+    """Literal text as needles: lower-cased, or marked when matched case-sensitively; None if
+    one has a letter that matches an ASCII letter when case is ignored (the long s, the Kelvin
+    sign): in ASCII text its absence would prove nothing."""
+    if not all(literal and CASED not in literal and all(map(_folds_apart, literal)) for literal in literals):
         return None
-    return frozenset(needle.lower() for needle in needles)
+    return frozenset(CASED + literal if cased else literal.lower() for literal in literals)
+
+
+def _selectivity(needles: frozenset[str]) -> float:
+    """Higher for needles less likely to stand in a text: longer ones, fewer, punctuation."""
+    return -sum(20.0 ** -(len(needle) + (not needle[0].isalnum())) for needle in needles)
 
 
 def _folds_apart(char: str) -> bool:
@@ -369,18 +449,18 @@ def _folds_apart(char: str) -> bool:
     return not any(pattern.fullmatch(chr(code)) for code in range(128))
 
 
-def _selectivity(needles: frozenset[str]) -> float:
-    """Higher for needles less likely to stand in a text: longer ones, fewer, punctuation."""
-    return -sum(20.0 ** -(len(needle) + (not needle[0].isalnum())) for needle in needles)
-
-
 class Screen:
-    """Which parts of which families can match a text: its words looked up once for the needles.
+    """Which parts of which families can match a text, found once per text.
 
-    Each family's parts (its plain phrases, each regular expression) get one bit each. A needle's
-    longest run of word characters lies inside one word of any text holding the needle, so a
-    text's parts are those of its words (each word's found once, by a scan for every needle
-    inside it, then remembered) and of the needles with no word characters (punctuation cues).
+    Each part of a family (its plain phrases, each regular expression) gets a bit, set when the
+    text holds a needle of its first set, and cleared again when it lacks every needle of
+    another of its sets. Needles are looked for in three ways:
+
+    - a needle's run of three or more word characters lies inside one word of any text holding
+      the needle, so each word is scanned once for all of them (and remembered);
+    - shorter needles with punctuation ("s/p", ";") are looked for as they are;
+    - case-sensitive needles ("HO", "L" before a limb) are looked for in the text as written.
+
     A part without needles is always possible, and so is every regular expression when the
     text is not ASCII.
     """
@@ -389,41 +469,57 @@ class Screen:
         self.shifts: dict[int, int] = {}
         self.always = 0
         self.folding = 0
-        inside_words: dict[str, int] = {}
-        punctuation: dict[str, int] = {}
+        in_words: dict[str, int] = {}
+        as_written: dict[str, int] = {}  # punctuation needles: in the lower-cased text
+        cased: dict[str, int] = {}  # in the text as written
+        self._needs: dict[int, int] = {}  # a part's bit → the bits of its other needle sets
+        total = sum(len(matcher.needles) for matcher in matchers)
         shift = 0
         for matcher in matchers:
             self.shifts[id(matcher)] = shift
-            for index, needles in enumerate(matcher.needles):
+            for index, clauses in enumerate(matcher.needles):
                 bit = 1 << (shift + index)
                 if index:
                     self.folding |= bit
-                if needles is None:
+                if not clauses:
                     self.always |= bit
                     continue
-                for needle in needles:
-                    run = max(_WORD.findall(needle), key=len, default="")
-                    owners = inside_words if run else punctuation
-                    owners[run or needle] = owners.get(run or needle, 0) | bit
+                for number, clause in enumerate(clauses):
+                    clause_bit = bit if number == 0 else 1 << total
+                    if number:
+                        self._needs[bit] = self._needs.get(bit, 0) | clause_bit
+                        total += 1
+                    for needle in clause:
+                        run = max(_WORD.findall(needle), key=len, default="")
+                        if needle.startswith(CASED):
+                            owners, key = cased, needle[len(CASED) :]
+                        elif run == needle or len(run) >= _WORD_NEEDLE:
+                            owners, key = in_words, run
+                        else:
+                            owners, key = as_written, needle
+                        owners[key] = owners.get(key, 0) | clause_bit
             shift += len(matcher.needles)
-        # the scan finds the longest needle at each position: give it its prefixes' parts
+        self._conjunctive = _or(self._needs)
+        # the scan finds the longest needle at each position: give it its prefixes' bits
         self._owners = {
-            needle: _or(bits for other, bits in inside_words.items() if needle.startswith(other))
-            for needle in inside_words
+            needle: _or(bits for other, bits in in_words.items() if needle.startswith(other))
+            for needle in in_words
         }
         tree: _Trie = {}
-        for needle in inside_words:
+        for needle in in_words:
             _insert(tree, [*(re.escape(ch) for ch in needle), ""])
         self._scan = re.compile(f"(?=({_emit(tree)}))") if tree else None
-        self._marks = {mark: bits for mark, bits in punctuation.items() if len(mark) == 1}
+        self._marks = {mark: bits for mark, bits in as_written.items() if len(mark) == 1}
         marks = "".join(map(re.escape, self._marks))
         self._mark_scan = re.compile(f"[{marks}]") if marks else None
-        self._longer_marks = [(mark, bits) for mark, bits in punctuation.items() if len(mark) > 1]
+        self._longer_marks = [(mark, bits) for mark, bits in as_written.items() if len(mark) > 1]
+        self._cased = list(cased.items())
         self._words: dict[str, int] = {}
 
-    def possible(self, lowered: str) -> int:
-        """The bits of the parts that may match the text (given lower-cased by `lower`)."""
-        mask = self.always if lowered.isascii() else self.always | self.folding
+    def possible(self, text: str, lowered: str) -> int:
+        """The bits of the parts that may match the text (lower-cased by `lower`)."""
+        ascii_only = lowered.isascii()
+        mask = self.always if ascii_only else self.always | self.folding
         words = self._words
         for word in set(_WORD.findall(lowered)):
             bits = words.get(word)
@@ -433,9 +529,20 @@ class Screen:
         if self._mark_scan is not None:
             for mark in set(self._mark_scan.findall(lowered)):
                 mask |= self._marks[mark]
-        for mark, bits in self._longer_marks:
-            if mark in lowered:
+        for needle, bits in self._longer_marks:
+            if needle in lowered:
                 mask |= bits
+        for needle, bits in self._cased:
+            if needle in text:
+                mask |= bits
+        if ascii_only:
+            pending = mask & self._conjunctive
+            while pending:
+                bit = pending & -pending
+                pending ^= bit
+                needs = self._needs[bit]
+                if mask & needs != needs:
+                    mask ^= bit
         return mask
 
     def _word_bits(self, word: str) -> int:
@@ -450,6 +557,7 @@ class Screen:
 
 
 _WORD = re.compile(r"\w+")
+_WORD_NEEDLE = 3  # shorter runs of word characters in a needle with punctuation: all of it
 _WORDS_REMEMBERED = 20_000
 
 
@@ -475,9 +583,9 @@ class Prepared:
         """`matcher.find(text)`, trying only the parts of the family the screen leaves possible."""
         mask = self._mask
         if mask is None:
-            mask = self._mask = self._screen.possible(self.lowered)
+            mask = self._mask = self._screen.possible(self.text, self.lowered)
         possible = mask >> self._screen.shifts[id(matcher)]
-        if not possible & ((1 << len(matcher.needles)) - 1):
+        if not possible & matcher.parts:
             return []
         return matcher.find_lowered(self.text, self.lowered, possible)
 

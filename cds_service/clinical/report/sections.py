@@ -80,10 +80,9 @@ def _header(line: str, lexicons: CompiledLexicons) -> tuple[str, str | None, str
 
 
 def _known_header(line: str, lexicons: CompiledLexicons) -> tuple[str, str | None, str] | None:
-    hits = lexicons.sections.find(line[:60])
-    if not hits or hits[0].start != 0:
+    hit = lexicons.sections.find_at_start(line[:60])
+    if hit is None:
         return None
-    hit = hits[0]
     name = hit.kind
     after = line[hit.end :]
     if name == "ADDENDUM":
