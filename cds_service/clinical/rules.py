@@ -8,7 +8,7 @@ purpose is the orders (§6.13).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from cds_service.clinical.evaluation import (
@@ -66,12 +66,6 @@ class Facts:
     @property
     def specific_benign(self) -> bool:
         return self.finding_type is FindingType.SPECIFIC_BENIGN
-
-
-@dataclass(frozen=True)
-class Decision:
-    fired: bool
-    reasons: tuple[str, ...]
 
 
 # ----------------------------------------------------------------- lab judgements
@@ -344,6 +338,18 @@ def imaging_suggestions(facts: Facts) -> list[SuggestedOrder]:
 # ----------------------------------------------------------------- the five rules
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What one rule decides, before the orders already open are taken out."""
+
+    fired: bool
+    reasons: tuple[str, ...]
+    indicator: str = "info"
+    suggestions: tuple[SuggestedOrder, ...] = ()
+    selection: str = "any"
+    suppress_when_empty: bool = False  # only the work-up: its orders are its purpose (§6.13)
+
+
 def apply_rules(facts: Facts, *, all_silent: bool = False) -> tuple[RuleOutcome, ...]:
     """Every rule not retired, in the order of §4; `all_silent` for an expired artifact."""
     outcomes = []
@@ -352,45 +358,38 @@ def apply_rules(facts: Facts, *, all_silent: bool = False) -> tuple[RuleOutcome,
         if definition.status == "retired":
             continue
         status = "silent" if all_silent else definition.status
-        outcomes.append(RULES[rule_id](facts, rule_id, definition.version, status))
+        verdict = RULES[rule_id](facts) if facts.reading.finding_counts else NO_FINDING
+        outcomes.append(_outcome(facts, rule_id, definition.version, status, verdict))
     return tuple(outcomes)
 
 
-def _outcome(
-    facts: Facts,
-    rule_id: str,
-    version: str,
-    status: str,
-    decision: Decision,
-    *,
-    indicator: str,
-    suggestions: list[SuggestedOrder],
-    selection: str,
-    suppress_when_empty: bool = False,
-) -> RuleOutcome:
-    if not decision.fired:
-        return RuleOutcome(rule_id, version, status, fired=False, reasons=decision.reasons)
-    kept, withheld = _withhold_ordered(suggestions, facts.orders)
-    kept = _recommend_first(kept)
+NO_FINDING = Verdict(False, ("the finding does not count",))
+
+
+def _outcome(facts: Facts, rule_id: str, version: str, status: str, verdict: Verdict) -> RuleOutcome:
+    if not verdict.fired:
+        return RuleOutcome(rule_id, version, status, fired=False, reasons=verdict.reasons)
+    kept, withheld = _withhold_ordered(verdict.suggestions, facts.orders)
+    kept = recommend_first(kept)
     suppressed = None
-    if suppress_when_empty and not kept:
+    if verdict.suppress_when_empty and not kept:
         suppressed = "every suggested test is already ordered"
     return RuleOutcome(
         rule_id,
         version,
         status,
         fired=True,
-        reasons=decision.reasons,
-        indicator=indicator,
+        reasons=verdict.reasons,
+        indicator=verdict.indicator,
         suggestions=tuple(kept),
         withheld=tuple(withheld),
-        selection_behavior=selection if kept else None,
+        selection_behavior=verdict.selection if kept else None,
         suppressed=suppressed,
     )
 
 
 def _withhold_ordered(
-    suggestions: list[SuggestedOrder], orders: OpenOrders
+    suggestions: Sequence[SuggestedOrder], orders: OpenOrders
 ) -> tuple[list[SuggestedOrder], list[WithheldSuggestion]]:
     kept, withheld = [], []
     for suggestion in suggestions:
@@ -407,113 +406,72 @@ def _withhold_ordered(
     return kept, withheld
 
 
-def _recommend_first(suggestions: list[SuggestedOrder]) -> list[SuggestedOrder]:
-    """The first suggestion the §4 table lists for a card is isRecommended (§6.39)."""
+def recommend_first(suggestions: Sequence[SuggestedOrder]) -> list[SuggestedOrder]:
+    """The first suggestion still offered is isRecommended (§6.39: the first the §4 table lists)."""
     return [replace(s, recommended=index == 0) for index, s in enumerate(suggestions)]
 
 
-def _finding_does_not_count() -> Decision:
-    return Decision(False, ("the finding does not count",))
-
-
-def rule_red_flags(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
-    flags = red_flags(facts) if facts.reading.finding_counts else ()
-    decision = Decision(bool(flags), flags or ("no red flag",))
-    if not facts.reading.finding_counts:
-        decision = _finding_does_not_count()
-    return _outcome(
-        facts,
-        rule_id,
-        version,
-        status,
-        decision,
+def rule_red_flags(facts: Facts) -> Verdict:
+    flags = red_flags(facts)
+    return Verdict(
+        bool(flags),
+        flags or ("no red flag",),
         indicator=red_flag_indicator(facts),
-        suggestions=red_flag_suggestions(facts),
-        selection="any",
+        suggestions=tuple(red_flag_suggestions(facts)),
     )
 
 
-def rule_metabolic_abnormal(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
+def rule_metabolic_abnormal(facts: Facts) -> Verdict:
     found = metabolic_abnormalities(facts)
-    decision = Decision(bool(found), found or ("no abnormal recent lab and no triggering condition",))
-    if not facts.reading.finding_counts:
-        decision = _finding_does_not_count()
-    return _outcome(
-        facts,
-        rule_id,
-        version,
-        status,
-        decision,
+    return Verdict(
+        bool(found),
+        found or ("no abnormal recent lab and no triggering condition",),
         indicator="warning",
-        suggestions=metabolic_suggestions(facts),
-        selection="any",
+        suggestions=tuple(metabolic_suggestions(facts)),
     )
 
 
-def rule_metabolic_workup(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
+def rule_metabolic_workup(facts: Facts) -> Verdict:
     missing = facts.labs.missing_core
-    if not facts.reading.finding_counts:
-        decision = _finding_does_not_count()
-    elif not facts.non_specific:
-        decision = Decision(False, ("a specific benign entity (type B) needs no work-up",))
-    elif not missing:
-        decision = Decision(False, ("calcium, phosphate and creatinine/eGFR are all recent",))
-    else:
-        decision = Decision(True, tuple(f"no recent usable {core}" for core in missing))
-    return _outcome(
-        facts,
-        rule_id,
-        version,
-        status,
-        decision,
-        indicator="info",
-        suggestions=workup_suggestions(facts),
-        selection="any",
+    if not facts.non_specific:
+        return Verdict(False, ("a specific benign entity (type B) needs no work-up",))
+    if not missing:
+        return Verdict(False, ("calcium, phosphate and creatinine/eGFR are all recent",))
+    return Verdict(
+        True,
+        tuple(f"no recent usable {core}" for core in missing),
+        suggestions=tuple(workup_suggestions(facts)),
         suppress_when_empty=True,
     )
 
 
-def rule_further_imaging(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
-    if not facts.reading.finding_counts:
-        decision = _finding_does_not_count()
-    elif not facts.non_specific:
-        decision = Decision(False, ("a specific benign entity (type B)",))
-    elif red_flags(facts):
-        decision = Decision(False, ("red flags present: CalcRedFlags applies instead",))
-    else:
-        decision = Decision(True, ("non-specific calcification without red flags",))
-    return _outcome(
-        facts,
-        rule_id,
-        version,
-        status,
-        decision,
-        indicator="info",
-        suggestions=imaging_suggestions(facts),
+def rule_further_imaging(facts: Facts) -> Verdict:
+    if not facts.non_specific:
+        return Verdict(False, ("a specific benign entity (type B)",))
+    if red_flags(facts):
+        return Verdict(False, ("red flags present: CalcRedFlags applies instead",))
+    return Verdict(
+        True,
+        ("non-specific calcification without red flags",),
+        suggestions=tuple(imaging_suggestions(facts)),
         selection="at-most-one",
     )
 
 
-def rule_benign_pattern(facts: Facts, rule_id: str, version: str, status: str) -> RuleOutcome:
-    if not facts.reading.finding_counts:
-        decision = _finding_does_not_count()
-    elif not facts.specific_benign:
-        decision = Decision(False, ("not a specific benign entity",))
-    elif red_flags(facts):
-        decision = Decision(False, ("red flags present",))
-    elif metabolic_abnormalities(facts):
-        decision = Decision(False, ("metabolic abnormality present",))
-    else:
-        entities = ", ".join(sorted(facts.reading.benign_entities)) or "specific benign entity"
-        decision = Decision(
-            True, (f"specific benign pattern ({entities}) without red flags or metabolic abnormality",)
-        )
-    return _outcome(
-        facts, rule_id, version, status, decision, indicator="info", suggestions=[], selection="any"
+def rule_benign_pattern(facts: Facts) -> Verdict:
+    if not facts.specific_benign:
+        return Verdict(False, ("not a specific benign entity",))
+    if red_flags(facts):
+        return Verdict(False, ("red flags present",))
+    if metabolic_abnormalities(facts):
+        return Verdict(False, ("metabolic abnormality present",))
+    entities = ", ".join(sorted(facts.reading.benign_entities)) or "specific benign entity"
+    return Verdict(
+        True, (f"specific benign pattern ({entities}) without red flags or metabolic abnormality",)
     )
 
 
-RULES: dict[str, Callable[[Facts, str, str, str], RuleOutcome]] = {
+RULES: dict[str, Callable[[Facts], Verdict]] = {
     "CalcRedFlags": rule_red_flags,
     "CalcMetabolicAbnormal": rule_metabolic_abnormal,
     "CalcMetabolicWorkup": rule_metabolic_workup,

@@ -30,7 +30,9 @@ def fhir_access(invocation: Invocation, resources: ServiceResources) -> FhirAcce
     return FhirAccess(base_url=request.fhirServer, http=resources.http_client, access_token=token)
 
 
-def _record_prefetch(invocation: Invocation, stats: GatherStats) -> None:
+def account_for(invocation: Invocation, stats: GatherStats) -> None:
+    """After any gathering, ended well or not: prefetch results to the record, calls to metrics."""
+    observe_gathering(stats)
     invocation.prefetch.update(
         {key: f"{value.prefetch.value}/{value.fetch.value}" for key, value in stats.prefetch.items()}
     )
@@ -48,6 +50,5 @@ async def gather_report(
                 request, requirements, fhir_access(invocation, resources), deadline, resources.settings, stats
             )
     finally:
-        _record_prefetch(invocation, stats)
-        observe_gathering(stats)
+        account_for(invocation, stats)
     return gathered.data

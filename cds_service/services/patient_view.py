@@ -28,9 +28,10 @@ from cds_service.cards.summary import LIMIT as SUMMARY_LIMIT
 from cds_service.cdshooks.models import PatientViewContext, ServiceDefinition
 from cds_service.cdshooks.validation import describe_errors
 from cds_service.clinical.evaluate import evaluate
-from cds_service.clinical.evaluation import Evaluation, RuleOutcome, SuggestedOrder, WithheldSuggestion
+from cds_service.clinical.evaluation import Evaluation, RuleOutcome, WithheldSuggestion
 from cds_service.clinical.patient_data import PatientData
 from cds_service.clinical.report.text import codings
+from cds_service.clinical.rules import recommend_first
 from cds_service.clinical.time import report_date
 from cds_service.errors import BadRequest
 from cds_service.fhir.deadline import Deadline
@@ -38,9 +39,8 @@ from cds_service.fhir.gatherer import DataRequirement, GatherStats
 from cds_service.fhir.patient_view import ChartData, gather_patient_view, patient_view_requirements
 from cds_service.knowledge import Artifact
 from cds_service.knowledge.terminology import Terminology
-from cds_service.metrics import observe_gathering
 from cds_service.security.caller import Caller
-from cds_service.services.gathering import fhir_access
+from cds_service.services.gathering import account_for, fhir_access
 from cds_service.services.invocation import Invocation, UseCaseResult, parse_request, run_invocation
 from cds_service.services.lifecycle import artifact_silenced
 from cds_service.services.prefetch_templates import patient_templates
@@ -184,10 +184,7 @@ async def gather_chart(
             stats,
         )
     finally:
-        invocation.prefetch.update(
-            {key: f"{value.prefetch.value}/{value.fetch.value}" for key, value in stats.prefetch.items()}
-        )
-        observe_gathering(stats)
+        account_for(invocation, stats)
 
 
 async def answered_topics(
@@ -315,7 +312,7 @@ def review_rule(
     if rule.selection_behavior == "at-most-one" and withheld:
         still_open = []  # the one choice the card offers has been made
     if still_open:
-        return replace(rule, suggestions=_recommend_first(still_open), withheld=withheld)
+        return replace(rule, suggestions=tuple(recommend_first(still_open)), withheld=withheld)
     return replace(
         rule,
         suggestions=(),
@@ -323,11 +320,6 @@ def review_rule(
         selection_behavior=None,
         suppressed=rule.suppressed or _nothing_open(withheld),
     )
-
-
-def _recommend_first(suggestions: Sequence[SuggestedOrder]) -> tuple[SuggestedOrder, ...]:
-    """The first suggestion still open is the recommended one (§6.39)."""
-    return tuple(replace(s, recommended=index == 0) for index, s in enumerate(suggestions))
 
 
 def _nothing_open(withheld: Sequence[WithheldSuggestion]) -> str:
