@@ -131,13 +131,21 @@ class SentenceCues:
 
     def _after_limit(self, end: int) -> int:
         """An after-cue reaches back over a comma only when the comma continues the subject."""
-        for comma in _COMMA.finditer(self.sentence, end):
-            following = self.sentence[comma.end() :]
-            if not self._lexicons.comma_continuation.match(following):
-                return comma.start()
+        for comma in self._comma_stops:
+            if comma >= end:
+                return comma
         return len(self.sentence)
 
+    @once
+    def _comma_stops(self) -> list[int]:
+        """Where the commas that start a new subject stand."""
+        continues = self._lexicons.comma_continuation.match
+        commas = _COMMA.finditer(self.sentence)
+        return [comma.start() for comma in commas if not continues(self.sentence[comma.end() :])]
+
     def _question_mark(self, start: int, end: int) -> bool:
+        if "?" not in self.sentence:
+            return False
         before = self.sentence[max(0, start - 40) : start]
         return bool(_QUESTION_BEFORE.search(before) or _QUESTION_AFTER.match(self.sentence[end : end + 40]))
 

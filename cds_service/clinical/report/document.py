@@ -22,6 +22,7 @@ _SIZE = re.compile(
     rf"\s*{_UNIT}(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+_ASCII_DIGIT = re.compile("[0-9]")  # in ASCII text, the only characters str.isdigit accepts
 _SIZE_PART = re.compile(rf"({_NUMBER})\s*({_UNIT})?", re.IGNORECASE)
 
 
@@ -136,7 +137,7 @@ class Sentence:
     @once
     def sizes(self) -> list[Size]:
         """Measurements, minus distances ("3 cm proximal to") and other structures' sizes."""
-        if not any(ch.isdigit() for ch in self.text):
+        if not (_ASCII_DIGIT.search(self.text) if self.text.isascii() else any(map(str.isdigit, self.text))):
             return []
         found = []
         for match in _SIZE.finditer(self.text):

@@ -9,12 +9,15 @@ like a new item (capital letter, digit, bullet). Decimal points ("5.2 cm") and a
 from __future__ import annotations
 
 import re
+import string
 
 _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)](?!\d)|\(?[a-h]\)(?=\s))\s*")
 _NEW_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)](?!\d)|[A-Z0-9(\"'?])")
 _END = re.compile(r"[.!?;:]\s*$")
 _BOUNDARY = re.compile(r"([.!?])(?=\s+[\"'(\[]?[A-Z0-9?])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_WORD_WINDOW = 24  # the last word is looked for at the end: searching from the start is slow
+_LETTERS_AND_DOT = frozenset(string.ascii_letters + ".")
 
 
 def split_sentences(text: str, abbreviations: frozenset[str]) -> list[str]:
@@ -55,7 +58,11 @@ def _split_paragraph(paragraph: str, abbreviations: frozenset[str]) -> list[str]
 
 
 def _is_abbreviation(before: str, abbreviations: frozenset[str]) -> bool:
-    word = _WORD_BEFORE.search(before)
+    window = len(before) - _WORD_WINDOW
+    if window > 0 and before[window - 1] not in _LETTERS_AND_DOT:
+        word = _WORD_BEFORE.search(before, window)  # the last word lies in the window
+    else:
+        word = _WORD_BEFORE.search(before)
     if word is None:
         return False
     token = word.group(1).lower().rstrip(".")
