@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -24,11 +24,13 @@ from cds_service.cdshooks.models import Card, CdsResponse, HookRequest
 from cds_service.cdshooks.validation import describe_errors
 from cds_service.errors import BadRequest, PreconditionFailed
 from cds_service.fhir.deadline import DeadlineExceeded
-from cds_service.metrics import observe_invocation
+from cds_service.metrics import INVOCATIONS, observe_invocation
 from cds_service.security.caller import Caller
 from cds_service.services.resources import ServiceResources
 
 log = logging.getLogger("cds_service.invocation")
+
+ContextT = TypeVar("ContextT")
 
 EMPTY: dict[str, Any] = {"cards": []}
 
@@ -73,6 +75,35 @@ def parse_request(body: dict[str, Any], expected_hook: str) -> HookRequest:
             expression="hook",
         )
     return request
+
+
+def admit(
+    service_id: str,
+    body: dict[str, Any],
+    expected_hook: str,
+    parse_context: Callable[[dict[str, Any]], ContextT],
+) -> tuple[HookRequest, ContextT]:
+    """The request and its context, or a 400 counted and logged as outcome `rejected`.
+
+    A rejected call is not recorded in the audit store: its hookInstance stays free for the
+    corrected call the EHR sends next.
+    """
+    try:
+        request = parse_request(body, expected_hook)
+        return request, parse_context(request.context)
+    except BadRequest as error:
+        hook_instance = body.get("hookInstance")
+        INVOCATIONS.labels(service=service_id, outcome="rejected").inc()
+        log.info(
+            "invocation",
+            extra={
+                "hookInstance": hook_instance if isinstance(hook_instance, str) else None,
+                "service": service_id,
+                "outcome": "rejected",
+                "reason": error.message,
+            },
+        )
+        raise
 
 
 async def run_invocation(

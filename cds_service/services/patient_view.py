@@ -41,7 +41,7 @@ from cds_service.knowledge import Artifact
 from cds_service.knowledge.terminology import Terminology
 from cds_service.security.caller import Caller
 from cds_service.services.gathering import account_for, fhir_access
-from cds_service.services.invocation import Invocation, UseCaseResult, parse_request, run_invocation
+from cds_service.services.invocation import Invocation, UseCaseResult, admit, run_invocation
 from cds_service.services.lifecycle import artifact_silenced
 from cds_service.services.prefetch_templates import patient_templates
 from cds_service.services.resources import ServiceResources
@@ -100,8 +100,7 @@ def requirements(artifact: Artifact) -> list[DataRequirement]:
 
 
 async def invoke(body: dict[str, Any], caller: Caller, resources: ServiceResources) -> dict[str, Any]:
-    request = parse_request(body, HOOK)
-    context = parse_context(request.context)
+    request, context = admit(SERVICE_ID, body, HOOK, parse_context)
 
     async def use_case(invocation: Invocation) -> UseCaseResult:
         return await chart_open(invocation, context, resources)

@@ -19,7 +19,7 @@ from cds_service.fhir.gatherer import DataRequirement, report_sign_requirements
 from cds_service.knowledge import Artifact
 from cds_service.security.caller import Caller
 from cds_service.services.gathering import gather_report
-from cds_service.services.invocation import Invocation, UseCaseResult, parse_request, run_invocation
+from cds_service.services.invocation import Invocation, UseCaseResult, admit, run_invocation
 from cds_service.services.lifecycle import artifact_silenced
 from cds_service.services.prefetch_templates import report_sign_templates
 from cds_service.services.resources import ServiceResources
@@ -62,8 +62,7 @@ def requirements(artifact: Artifact) -> list[DataRequirement]:
 
 
 async def invoke(body: dict[str, Any], caller: Caller, resources: ServiceResources) -> dict[str, Any]:
-    request = parse_request(body, resources.settings.report_sign_hook)
-    parse_context(request.context)
+    request, _ = admit(SERVICE_ID, body, resources.settings.report_sign_hook, parse_context)
 
     async def use_case(invocation: Invocation) -> UseCaseResult:
         data = await gather_report(invocation, requirements(resources.artifact), resources)

@@ -368,3 +368,13 @@ def test_access_token_never_reaches_the_logs(client: TestClient, caplog: pytest.
         client.post(URL, json=body)
     assert "very-secret-token" not in caplog.text
     assert copy.deepcopy(REPORT)["presentedForm"][0]["data"] not in caplog.text
+
+
+def test_rejected_calls_are_counted_and_leave_the_hook_instance_free(client: TestClient) -> None:
+    body = fresh()
+    del body["context"]["reportId"]
+    assert client.post(URL, json=body).status_code == 400
+    metrics = client.get("/metrics").text
+    assert 'cds_invocations_total{outcome="rejected",service="calcification-report-sign"}' in metrics
+    body["context"]["reportId"] = "rep-1"  # the EHR corrects the call and resends it
+    assert client.post(URL, json=body).json()["cards"]
