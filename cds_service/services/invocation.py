@@ -131,12 +131,12 @@ async def run_invocation(
         failed = UseCaseResult(outcome="precondition-failed", outcome_reason=error.message)
         record = _record_of(service_id, invocation, resources, failed, dict(EMPTY), received_at, started)
         await _record(resources, record)
-        _log_line(record, caller)
+        _log_line(record, caller, EMPTY)
         observe_invocation(record, EMPTY, time.monotonic() - started)
         raise
     record = _record_of(service_id, invocation, resources, result, body, received_at, started)
     body = await _record(resources, record)
-    _log_line(record, caller)
+    _log_line(record, caller, body)
     observe_invocation(record, body, time.monotonic() - started)
     return body
 
@@ -220,15 +220,17 @@ async def _record(resources: ServiceResources, record: InvocationRecord) -> dict
     return record.response
 
 
-def _log_line(record: InvocationRecord, caller: Caller) -> None:
-    log.info(
-        "invocation",
-        extra={
-            "hookInstance": record.hook_instance,
-            "service": record.service,
-            "client": caller.name,
-            "outcome": record.outcome,
-            "durationMs": record.duration_ms,
-            "topics": [card.topic for card in record.cards],
-        },
-    )
+def _log_line(record: InvocationRecord, caller: Caller, answer: dict[str, Any]) -> None:
+    """One line per invocation; the topics are those of the cards actually sent."""
+    topics = [card["source"]["topic"]["code"] for card in answer["cards"] if "topic" in card["source"]]
+    extra = {
+        "hookInstance": record.hook_instance,
+        "service": record.service,
+        "client": caller.name,
+        "outcome": record.outcome,
+        "durationMs": record.duration_ms,
+        "topics": topics,
+    }
+    if record.cards and not answer["cards"]:
+        extra["reason"] = "audit store unavailable: no cards sent"
+    log.info("invocation", extra=extra)
