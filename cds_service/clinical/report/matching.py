@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -84,6 +85,7 @@ class Matcher:
         tree: _Trie = {}
         regexes: dict[str, set[str]] = {}
         needles: set[str] | None = set()
+        self.phrase_pieces: list[tuple[str, ...]] = []  # of each plain phrase, lower-cased
         for kind, phrases in categories.items():
             for phrase in phrases:
                 if phrase.startswith(REGEX_PREFIX) or not any(ch.isalnum() for ch in phrase):
@@ -91,8 +93,9 @@ class Matcher:
                 else:
                     _insert(tree, _tokens(phrase))
                     self._remember(phrase, kind)
-                    needle = _plain_needle(phrase)
-                    needles = None if needles is None or needle is None else needles | {needle}
+                    pieces = _plain_pieces(phrase)
+                    self.phrase_pieces.append(pieces)
+                    needles = None if needles is None or not pieces else needles | {max(pieces, key=len)}
         self._plain = re.compile(_emit(tree)) if tree else None
         self._lower_regexes = _RegexGroup({src: k for src, k in regexes.items() if not _case_sensitive(src)})
         self._cased_regexes = _RegexGroup({src: k for src, k in regexes.items() if _case_sensitive(src)})
@@ -338,14 +341,15 @@ def _emit(node: _Trie) -> str:
 # ---------------------------------------------------------------- needles and the screen
 
 
-def _plain_needle(phrase: str) -> str | None:
-    """The longest piece of a plain phrase: it stands, lower-cased, in every text it matches."""
-    pieces = [
+def _plain_pieces(phrase: str) -> tuple[str, ...]:
+    """The pieces of a plain phrase between spaces and hyphens: each stands, lower-cased, in
+    every text the phrase matches."""
+    return tuple(
         piece.lower()
         for word in phrase.split()
         for piece in (word[:-1] if word.endswith("*") and len(word) > 1 else word).split("-")
-    ]
-    return max(pieces, key=len) or None
+        if piece
+    )
 
 
 def _parser() -> ModuleType | None:
@@ -475,9 +479,15 @@ class Screen:
         self._needs: dict[int, int] = {}  # a part's bit → the bits of its other needle sets
         total = sum(len(matcher.needles) for matcher in matchers)
         shift = 0
+        # a plain phrase is looked for by its piece least used across the lexicons: "metastatic"
+        # rather than "calcification", which reports use all the time
+        used = Counter(
+            piece for matcher in matchers for pieces in matcher.phrase_pieces for piece in set(pieces)
+        )
         for matcher in matchers:
             self.shifts[id(matcher)] = shift
-            for index, clauses in enumerate(matcher.needles):
+            plain = _rarest_pieces(matcher, used)
+            for index, clauses in enumerate((plain, *matcher.needles[1:])):
                 bit = 1 << (shift + index)
                 if index:
                     self.folding |= bit
@@ -509,11 +519,16 @@ class Screen:
         for needle in in_words:
             _insert(tree, [*(re.escape(ch) for ch in needle), ""])
         self._scan = re.compile(f"(?=({_emit(tree)}))") if tree else None
-        self._marks = {mark: bits for mark, bits in as_written.items() if len(mark) == 1}
-        marks = "".join(map(re.escape, self._marks))
-        self._mark_scan = re.compile(f"[{marks}]") if marks else None
-        self._longer_marks = [(mark, bits) for mark, bits in as_written.items() if len(mark) > 1]
-        self._cased = list(cased.items())
+        # needles looked for as they are, by a character of theirs: found by one scan for all
+        self._marks: dict[str, list[tuple[str, int]]] = {}
+        for needle, bits in as_written.items():
+            key = next(ch for ch in needle if not _WORD.match(ch))
+            self._marks.setdefault(key, []).append((needle, bits))
+        self._mark_scan = _any_of(self._marks)
+        self._cased: dict[str, list[tuple[str, int]]] = {}
+        for needle, bits in cased.items():
+            self._cased.setdefault(needle[0], []).append((needle, bits))
+        self._cased_scan = _any_of(self._cased)
         self._words: dict[str, int] = {}
 
     def possible(self, text: str, lowered: str) -> int:
@@ -524,17 +539,11 @@ class Screen:
         for word in set(_WORD.findall(lowered)):
             bits = words.get(word)
             if bits is None:
-                bits = self._word_bits(word)
+                if len(words) >= _WORDS_REMEMBERED:
+                    self._words = words = {}  # a fresh memory (a reader elsewhere keeps the old)
+                bits = words[word] = self._word_bits(word)
             mask |= bits
-        if self._mark_scan is not None:
-            for mark in set(self._mark_scan.findall(lowered)):
-                mask |= self._marks[mark]
-        for needle, bits in self._longer_marks:
-            if needle in lowered:
-                mask |= bits
-        for needle, bits in self._cased:
-            if needle in text:
-                mask |= bits
+        mask |= _marked(self._mark_scan, self._marks, lowered) | _marked(self._cased_scan, self._cased, text)
         if ascii_only:
             pending = mask & self._conjunctive
             while pending:
@@ -550,15 +559,40 @@ class Screen:
         if self._scan is not None:
             for needle in set(self._scan.findall(word)):
                 bits |= self._owners[needle]
-        if len(self._words) >= _WORDS_REMEMBERED:
-            self._words.clear()
-        self._words[word] = bits
         return bits
+
+
+def _marked(scan: re.Pattern[str] | None, by_char: Mapping[str, list[tuple[str, int]]], text: str) -> int:
+    """The bits of the needles in the text, looked for only when a character of theirs is."""
+    bits = 0
+    if scan is not None:
+        for char in set(scan.findall(text)):
+            for needle, needle_bits in by_char[char]:
+                if needle in text:
+                    bits |= needle_bits
+    return bits
 
 
 _WORD = re.compile(r"\w+")
 _WORD_NEEDLE = 3  # shorter runs of word characters in a needle with punctuation: all of it
 _WORDS_REMEMBERED = 20_000
+
+
+def _rarest_pieces(matcher: Matcher, used: Counter[str]) -> Clauses:
+    if not matcher.needles[0]:
+        return ()
+    return (
+        frozenset(
+            min(pieces, key=lambda piece: (len(piece) < _WORD_NEEDLE, used[piece], -len(piece)))
+            for pieces in matcher.phrase_pieces
+        ),
+    )
+
+
+def _any_of(chars: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern matching any one of the characters."""
+    escaped = "".join(map(re.escape, chars))
+    return re.compile(f"[{escaped}]") if escaped else None
 
 
 def _or(bits: Iterable[int]) -> int:
