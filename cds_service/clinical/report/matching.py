@@ -109,6 +109,8 @@ class Matcher:
         Those of regular expressions hold only in ASCII text, as case-insensitive matching
         folds a few other letters (the long s, the Kelvin sign) onto ASCII ones."""
         self.parts = (1 << len(self.needles)) - 1
+        self._lower_parts = self.parts & ~1 & ~(-1 << self._cased_shift)
+        self._cased_parts = self.parts & (-1 << self._cased_shift)
 
     def _remember(self, phrase: str, kind: str) -> None:
         key = _normalise(phrase.rstrip("*"))
@@ -125,9 +127,9 @@ class Matcher:
         """`find`, with the text already lower-cased by `lower`; `possible` has a bit for each
         part (as in `needles`) that may match it, the others are not tried."""
         hits = self._plain_hits(text, lowered) if possible & 1 else []
-        if self._lower_regexes.active:
+        if possible & self._lower_parts:
             hits += self._lower_regexes.hits(lowered, text, possible >> 1)
-        if self._cased_regexes.active:
+        if possible & self._cased_parts:
             hits += self._cased_regexes.hits(text, text, possible >> self._cased_shift)
         if len(hits) < 2:
             return hits

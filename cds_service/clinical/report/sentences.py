@@ -9,15 +9,13 @@ like a new item (capital letter, digit, bullet). Decimal points ("5.2 cm") and a
 from __future__ import annotations
 
 import re
-import string
 
 _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)](?!\d)|\(?[a-h]\)(?=\s))\s*")
 _NEW_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)](?!\d)|[A-Z0-9(\"'?])")
 _END = re.compile(r"[.!?;:]\s*$")
 _BOUNDARY = re.compile(r"([.!?])(?=\s+[\"'(\[]?[A-Z0-9?])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
-_WORD_WINDOW = 24  # the last word is looked for at the end: searching from the start is slow
-_LETTERS_AND_DOT = frozenset(string.ascii_letters + ".")
+_LETTERS_AND_DOTS = re.compile(r"[A-Za-z.]*")
 
 
 def split_sentences(text: str, abbreviations: frozenset[str]) -> list[str]:
@@ -58,15 +56,21 @@ def _split_paragraph(paragraph: str, abbreviations: frozenset[str]) -> list[str]
 
 
 def _is_abbreviation(before: str, abbreviations: frozenset[str]) -> bool:
-    window = len(before) - _WORD_WINDOW
-    if window > 0 and before[window - 1] not in _LETTERS_AND_DOT:
-        word = _WORD_BEFORE.search(before, window)  # the last word lies in the window
-    else:
-        word = _WORD_BEFORE.search(before)
-    if word is None:
+    word = _last_word(before)
+    if not word:
         return False
-    token = word.group(1).lower().rstrip(".")
+    token = word.lower().rstrip(".")
     return token in abbreviations or (len(token) == 1 and token.isalpha())
+
+
+def _last_word(before: str) -> str | None:
+    """What `_WORD_BEFORE` finds: the letters and dots ending the text, from the first letter.
+    Read backwards: searching forwards tries, and gives up on, every word of the text."""
+    if before.endswith("\n"):  # "$" may also match before that newline
+        word = _WORD_BEFORE.search(before)
+        return word.group(1) if word else None
+    run = _LETTERS_AND_DOTS.match(before[::-1])
+    return before[len(before) - run.end() :].lstrip(".") if run else None
 
 
 def _clean(sentence: str) -> str:
