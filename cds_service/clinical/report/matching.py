@@ -514,7 +514,7 @@ class Screen:
         self._conjunctive = _or(self._needs)
         # the scan finds the longest needle at each position: give it its prefixes' bits
         self._owners = {
-            needle: _or(bits for other, bits in in_words.items() if needle.startswith(other))
+            needle: _or(in_words.get(needle[:length], 0) for length in range(1, len(needle) + 1))
             for needle in in_words
         }
         tree: _Trie = {}

@@ -63,17 +63,21 @@ def _lines(text: str) -> list[str]:
     """Lines, with a known label that follows a sentence on the same line moved to its own."""
     lines: list[str] = []
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        lines.extend(_MIDLINE_SPLIT.split(line))
+        if ":" in line:  # every label ends in one
+            lines.extend(_MIDLINE_SPLIT.split(line))
+        else:
+            lines.append(line)
     return lines
 
 
 def _header(line: str, lexicons: CompiledLexicons) -> tuple[str, str | None, str] | None:
     """(section, unknown label, rest of the line) when the line starts a section."""
-    stripped = _BULLET.sub("", line, count=1) if _BULLET.match(line) and ":" in line else line
+    colon = ":" in line
+    stripped = _BULLET.sub("", line, count=1) if colon and _BULLET.match(line) else line
     known = _known_header(stripped.lstrip(), lexicons)
     if known is not None:
         return known
-    unknown = _UNKNOWN_LABEL.match(line)
+    unknown = _UNKNOWN_LABEL.match(line) if colon else None
     if unknown and len(unknown.group(1).split()) <= 5 and not _is_sentence(unknown.group(1)):
         return "FINDINGS", unknown.group(1).strip(), line  # label included (§6.31)
     return None
