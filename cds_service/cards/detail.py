@@ -7,7 +7,7 @@ from datetime import datetime
 
 from cds_service.cards.escape import escape_text
 from cds_service.clinical.evaluation import Evaluation, LabValue, RuleOutcome, UnusableLab
-from cds_service.clinical.rules import number
+from cds_service.clinical.rules import number, unit_text
 
 ANALYTE_NAMES = {
     "calcium-total": "Calcium, total",
@@ -29,12 +29,11 @@ def day(moment: datetime | None) -> str:
 
 def lab_line(lab: LabValue) -> str:
     """'Calcium, total 11.2 mg/dL (2026-11-02; upper limit 10.4, reference range)'."""
-    value = f"{lab.comparator or ''}{number(lab.value)} {lab.unit}"
+    value = f"{lab.comparator or ''}{number(lab.value)} {unit_text(lab.unit)}"
     notes = [day(lab.effective)]
     if lab.upper_limit is not None:
-        notes.append(
-            f"upper limit {number(lab.upper_limit)} {lab.unit}, {lab.upper_limit_source or 'default'}"
-        )
+        source = lab.upper_limit_source or "default"
+        notes.append(f"upper limit {number(lab.upper_limit)} {unit_text(lab.unit)}, {source}")
     if lab.converted and lab.original_value is not None:
         notes.append(f"converted from {number(lab.original_value)} {escape_text(lab.original_unit or '')}")
     if lab.computed:

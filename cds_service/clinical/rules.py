@@ -112,12 +112,19 @@ def number(value: float) -> str:
     return f"{round(value, 2):g}"
 
 
+UNIT_DISPLAY = {"mL/min/{1.73_m2}": "mL/min/1.73 m²"}  # UCUM codes a clinician would not write
+
+
+def unit_text(unit: str) -> str:
+    return UNIT_DISPLAY.get(unit, unit)
+
+
 def describe(lab: LabValue) -> str:
     """'total calcium 10.9 mg/dL on 2026-11-02 (computed)' — never a value without its date."""
     when = lab.effective.date().isoformat() if lab.effective else "date unknown"
     how = " (computed)" if lab.computed else ""
     words = ANALYTE_WORDS.get(lab.analyte, lab.analyte)
-    return f"{words} {lab.comparator or ''}{number(lab.value)} {lab.unit} on {when}{how}"
+    return f"{words} {lab.comparator or ''}{number(lab.value)} {unit_text(lab.unit)} on {when}{how}"
 
 
 # ----------------------------------------------------------------- red flags (CalcRedFlags)
@@ -216,7 +223,7 @@ def _lab_with_limit(lab: LabValue | None) -> str:
     assert lab is not None
     if lab.upper_limit is None:
         return describe(lab) + ", flagged high"
-    limit = f", upper limit {number(lab.upper_limit)} {lab.unit}"
+    limit = f", upper limit {number(lab.upper_limit)} {unit_text(lab.unit)}"
     return describe(lab) + limit
 
 
