@@ -5,11 +5,14 @@ first, so that at any position the longest cue wins ("no evidence of" over "no",
 excluded" over "excluded"). Compiling costs tens of milliseconds; reading a report with the
 compiled form costs about one, so the compiled form is cached per lexicon object.
 
-Most families match nothing in most sentences, and scanning a sentence for a family costs
-more in Python calls than in the regular expression. So every phrase also yields *needles*:
-strings that any text it matches must contain ("calcif" for ``calcif*``, "tendon" or "menisc"
-for a regular expression). One scan of a sentence for all needles of all families (the
-`Screen`) tells which families can match it at all; only those are scanned.
+Most families match nothing in most sentences, so each part of a family (its plain phrases,
+each ``re:`` phrase) also has *needles*: sets of strings such that any text the part matches
+holds one string of each set ("calcif" for ``calcif*``; "calcif" and one of "tendon",
+"insertion"... for a tendinitis expression). The `Screen` looks for the needles of every part
+of every family once per sentence, through the sentence's words; a family is then scanned only
+for its parts whose needles are all there, and a part that cannot match changes nothing when
+left out (an alternation never picks an alternative that matches nowhere). So every hit, and
+every judgement built on it, is the same as scanning every family in full.
 """
 
 from __future__ import annotations
@@ -149,18 +152,23 @@ class Matcher:
         found: list[Hit] = []
         if self._plain is not None:
             match = self._plain.match(lowered)
-            if match is not None and match.end() > 0:
+            if match is not None:
+                if not match.end():  # an empty match: only a full search can tell
+                    return self._first_at_start(text, lowered)
                 found.append(self._plain_hit(text, 0, match.end()))
         for group, searched in ((self._lower_regexes, lowered), (self._cased_regexes, text)):
             if group.active:
                 at_start, decided = group.hit_at_start(searched, text)
-                if not decided:  # an empty match: only a full search can tell
-                    hits = self.find_lowered(text, lowered)
-                    return hits[0] if hits and hits[0].start == 0 else None
+                if not decided:
+                    return self._first_at_start(text, lowered)
                 if at_start is not None:
                     found.append(at_start)
         # `find` sorts by start, then longest first, keeping this order between equals
         return max(found, key=lambda hit: hit.end, default=None)
+
+    def _first_at_start(self, text: str, lowered: str) -> Hit | None:
+        hits = self.find_lowered(text, lowered)
+        return hits[0] if hits and hits[0].start == 0 else None
 
     def _plain_hits(self, text: str, lowered: str) -> list[Hit]:
         if self._plain is None:
