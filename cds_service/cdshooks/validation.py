@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from cds_service.errors import BadRequest
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def describe_errors(errors: Sequence[Any], prefix: str = "") -> str:
@@ -15,3 +21,11 @@ def describe_errors(errors: Sequence[Any], prefix: str = "") -> str:
         message = str(error["msg"]).removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
+
+
+def validate_context(model: type[ModelT], raw: dict[str, Any]) -> ModelT:
+    """The hook's context as its model, or a 400 naming each field under `context.`."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise BadRequest(describe_errors(exc.errors(), prefix="context.")) from None

@@ -123,13 +123,20 @@ REPORT_SIGN_NEEDS: Mapping[str, tuple[str, bool, str]] = {
 }
 
 
-def report_sign_requirements(templates: Mapping[str, str]) -> list[DataRequirement]:
-    """The requirements of report-sign from its discovery prefetch templates (key → template)."""
+def requirements_from(
+    needs: Mapping[str, tuple[str, bool, str]], templates: Mapping[str, str]
+) -> list[DataRequirement]:
+    """A service's requirements: what it needs (key → type, required, name) × its templates."""
     return [
         DataRequirement(key, templates[key], resource_type, required, name)
-        for key, (resource_type, required, name) in REPORT_SIGN_NEEDS.items()
+        for key, (resource_type, required, name) in needs.items()
         if key in templates
     ]
+
+
+def report_sign_requirements(templates: Mapping[str, str]) -> list[DataRequirement]:
+    """The requirements of report-sign from its discovery prefetch templates (key → template)."""
+    return requirements_from(REPORT_SIGN_NEEDS, templates)
 
 
 async def gather_report_sign(

@@ -32,6 +32,7 @@ from cds_service.fhir.gatherer import (
     ReportDependents,
     gather_report_dependents,
     gather_requirements,
+    requirements_from,
 )
 from cds_service.settings import Settings
 
@@ -70,11 +71,7 @@ class ChartData:
 
 def patient_view_requirements(templates: Mapping[str, str]) -> list[DataRequirement]:
     """The requirements of chart-open from its discovery prefetch templates (key → template)."""
-    return [
-        DataRequirement(key, templates[key], resource_type, required, name)
-        for key, (resource_type, required, name) in PATIENT_VIEW_NEEDS.items()
-        if key in templates
-    ]
+    return requirements_from(PATIENT_VIEW_NEEDS, templates)
 
 
 async def gather_patient_view(

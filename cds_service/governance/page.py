@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from cds_service.audit.records import OUTCOMES
 from cds_service.governance.svg import Bar, Strip, esc, horizontal_bars, number, weekly_strips
 
 MAX_WEEKS = 16  # columns in a rule's weekly chart; the table below it lists every week
@@ -26,17 +27,6 @@ MEASURES: tuple[tuple[str, str, str], ...] = (  # key, label, colour (Okabe-Ito,
     ("overridden", "Overridden", "#D55E00"),
     ("comments", "Comments", "#CC79A7"),
     ("wouldFire", "Silent would-fire", "#6b7780"),
-)
-OUTCOMES = (
-    "cards",
-    "no-finding",
-    "out-of-scope",
-    "suppressed",
-    "silent",
-    "deadline",
-    "precondition-failed",
-    "rejected",
-    "error",
 )
 PROBLEM_OUTCOMES = frozenset({"deadline", "precondition-failed", "rejected", "error"})
 

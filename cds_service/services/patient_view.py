@@ -19,21 +19,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from cds_service.audit.store import AuditUnavailable
 from cds_service.cards import RenderedCard, render_cards
 from cds_service.cards.escape import escape_text
 from cds_service.cards.summary import LIMIT as SUMMARY_LIMIT
 from cds_service.cdshooks.models import PatientViewContext, ServiceDefinition
-from cds_service.cdshooks.validation import describe_errors
+from cds_service.cdshooks.validation import validate_context
 from cds_service.clinical.evaluate import evaluate
 from cds_service.clinical.evaluation import Evaluation, RuleOutcome, WithheldSuggestion
 from cds_service.clinical.patient_data import PatientData
 from cds_service.clinical.report.text import codings
 from cds_service.clinical.rules import recommend_first
 from cds_service.clinical.time import report_date
-from cds_service.errors import BadRequest
 from cds_service.fhir.deadline import Deadline
 from cds_service.fhir.gatherer import DataRequirement, GatherStats
 from cds_service.fhir.patient_view import ChartData, gather_patient_view, patient_view_requirements
@@ -89,10 +86,7 @@ def definition(settings: Settings, artifact: Artifact) -> ServiceDefinition:
 
 
 def parse_context(raw: dict[str, Any]) -> PatientViewContext:
-    try:
-        return PatientViewContext.model_validate(raw)
-    except ValidationError as exc:
-        raise BadRequest(describe_errors(exc.errors(), prefix="context.")) from None
+    return validate_context(PatientViewContext, raw)
 
 
 def requirements(artifact: Artifact) -> list[DataRequirement]:

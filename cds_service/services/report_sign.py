@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from cds_service.cards import render_cards
 from cds_service.cdshooks.models import ReportSignContext, ServiceDefinition
-from cds_service.cdshooks.validation import describe_errors
+from cds_service.cdshooks.validation import validate_context
 from cds_service.clinical.evaluate import evaluate
-from cds_service.errors import BadRequest
 from cds_service.fhir.gatherer import DataRequirement, report_sign_requirements
 from cds_service.knowledge import Artifact
 from cds_service.security.caller import Caller
@@ -51,10 +48,7 @@ def definition(settings: Settings, artifact: Artifact) -> ServiceDefinition:
 
 
 def parse_context(raw: dict[str, Any]) -> ReportSignContext:
-    try:
-        return ReportSignContext.model_validate(raw)
-    except ValidationError as exc:
-        raise BadRequest(describe_errors(exc.errors(), prefix="context.")) from None
+    return validate_context(ReportSignContext, raw)
 
 
 def requirements(artifact: Artifact) -> list[DataRequirement]:
