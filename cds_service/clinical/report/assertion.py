@@ -53,6 +53,39 @@ class Judgement:
         return self.assertion.counts
 
 
+_PRESENT = Judgement(Assertion.PRESENT)
+_QUESTION = Judgement(Assertion.POSSIBLE, "?")
+
+
+@dataclass(frozen=True)
+class _CueFacts:
+    """What one cue says, worked out once per sentence rather than once per judged span."""
+
+    start: int
+    end: int
+    before: Judgement | None  # as a cue before the span, by the precedence of _BEFORE
+    after: Judgement | None
+    ends_before: bool  # a terminator for the cues before it
+    ends_after: bool  # a terminator for the cues after it
+    negation: Judgement | None  # a pseudo-negation negating the words it contains
+
+    @classmethod
+    def of(cls, cue: Hit) -> _CueFacts:
+        before = next((k for k in _BEFORE if k in cue.kinds), None)
+        after = next((k for k in _AFTER if k in cue.kinds), None)
+        return cls(
+            start=cue.start,
+            end=cue.end,
+            before=Judgement(_BEFORE[before], cue.text) if before is not None else None,
+            after=Judgement(_AFTER[after], cue.text) if after is not None else None,
+            ends_before=bool(cue.kinds & _BEFORE_TERMINATORS),
+            ends_after=bool(cue.kinds & _TERMINATORS),
+            negation=Judgement(Assertion.NEGATED, cue.text)
+            if "pseudo" in cue.kinds and _negating(cue.text)
+            else None,
+        )
+
+
 class SentenceCues:
     """One sentence's cues, found once; judges any span of the sentence against them."""
 
@@ -75,17 +108,19 @@ class SentenceCues:
         return found
 
     def _judge(self, start: int, end: int) -> Judgement:
-        cues = [cue for cue in self.cues if not cue.overlaps(start, end) or "pseudo" in cue.kinds]
-        for cue in cues:
-            if "pseudo" in cue.kinds and cue.overlaps(start, end) and _negating(cue.text):
-                return Judgement(Assertion.NEGATED, cue.text)
-        after = self._after_cue(cues, end)
+        # A cue overlapping the span is no cue for it (a pseudo-negation aside); leaving such
+        # cues in changes nothing below: cues are sorted and apart, so an after-cue is looked
+        # for only from `end`, and the before-cues end where the first cue reaching past
+        # `start` stands.
+        for cue in self._cue_facts:
+            if cue.negation is not None and cue.start < end and start < cue.end:
+                return cue.negation
+        after = self._after_cue(end)
         if after is not None:
             return after
         if self._question_mark(start, end):
-            return Judgement(Assertion.POSSIBLE, "?")
-        before = self._before_cue(cues, start)
-        return before or Judgement(Assertion.PRESENT)
+            return _QUESTION
+        return self._before_cue(start) or _PRESENT
 
     def clause(self, start: int, end: int) -> tuple[int, int]:
         """The clause around [start, end): between the nearest terminators (for features)."""
@@ -104,29 +139,30 @@ class SentenceCues:
                     high = min(high, cue.start)
         return low, high
 
-    def _before_cue(self, cues: list[Hit], start: int) -> Judgement | None:
+    @once
+    def _cue_facts(self) -> list[_CueFacts]:
+        return [_CueFacts.of(cue) for cue in self.cues]
+
+    def _before_cue(self, start: int) -> Judgement | None:
         nearest: Judgement | None = None
-        for cue in cues:
+        for cue in self._cue_facts:
             if cue.end > start:
                 break
-            if cue.kinds & _BEFORE_TERMINATORS:
+            if cue.ends_before:
                 nearest = None
-                continue
-            kind = next((k for k in _BEFORE if k in cue.kinds), None)
-            if kind is not None:
-                nearest = Judgement(_BEFORE[kind], cue.text)
+            elif cue.before is not None:
+                nearest = cue.before
         return nearest
 
-    def _after_cue(self, cues: list[Hit], end: int) -> Judgement | None:
+    def _after_cue(self, end: int) -> Judgement | None:
         limit = self._after_limit(end)
-        for cue in cues:
+        for cue in self._cue_facts:
             if cue.start < end or cue.start >= limit:
                 continue
-            if cue.kinds & _TERMINATORS:
+            if cue.ends_after:
                 return None
-            kind = next((k for k in _AFTER if k in cue.kinds), None)
-            if kind is not None and cue.end <= limit:
-                return Judgement(_AFTER[kind], cue.text)
+            if cue.after is not None and cue.end <= limit:
+                return cue.after
         return None
 
     def _after_limit(self, end: int) -> int:
