@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cds_service.clinical.evaluation import Assertion
 from cds_service.clinical.report.matching import CompiledLexicons, Hit, Prepared, once
@@ -57,8 +58,7 @@ _PRESENT = Judgement(Assertion.PRESENT)
 _QUESTION = Judgement(Assertion.POSSIBLE, "?")
 
 
-@dataclass(frozen=True)
-class _CueFacts:
+class _CueFacts(NamedTuple):
     """What one cue says, worked out once per sentence rather than once per judged span."""
 
     start: int

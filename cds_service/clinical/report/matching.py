@@ -382,7 +382,10 @@ def regex_needles(source: str, flags: int = 0) -> Clauses:
     except Exception:  # an unexpected parse: no needles, always scanned
         return ()
     clauses = sorted(_sequence_clauses(parsed, cased=False), key=_selectivity, reverse=True)
-    return tuple(clauses[:_CLAUSES_KEPT])
+    # the best set, and a few more unless they hold a single character (nearly every text has
+    # one: checking them costs more than it saves)
+    kept = [clause for clause in clauses[1:_CLAUSES_KEPT] if min(len(n.lstrip(CASED)) for n in clause) > 1]
+    return tuple(clauses[:1] + kept)
 
 
 Clauses = tuple[frozenset[str], ...]
