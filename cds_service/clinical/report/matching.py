@@ -473,9 +473,10 @@ class Screen:
     text holds a needle of its first set, and cleared again when it lacks every needle of
     another of its sets. Needles are looked for in three ways:
 
-    - a needle's run of three or more word characters lies inside one word of any text holding
-      the needle, so each word is scanned once for all of them (and remembered);
-    - shorter needles with punctuation ("s/p", ";") are looked for as they are;
+    - a needle of word characters, or the run of three or more word characters in a needle
+      with punctuation ("there" in "there's"), lies inside one word of any text holding the
+      needle, so each word is scanned once for all of them (and remembered);
+    - other needles with punctuation ("s/p", ";") are looked for as they are;
     - case-sensitive needles ("HO", "L" before a limb) are looked for in the text as written.
 
     A part without needles is always possible, and so is every regular expression when the
