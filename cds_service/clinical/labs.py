@@ -9,9 +9,9 @@ Ca×P) are computed only from recent usable inputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cds_service.clinical.egfr import can_compute, ckd_epi_2021
 from cds_service.clinical.evaluation import LabPanel, LabValue, UnusableLab
@@ -81,11 +81,10 @@ def assess_labs(
     )
     readable: dict[str, list[LabValue]] = {}
     unusable: list[UnusableLab] = []
-    for observation in observations:
-        lab = _read_observation(observation, context)
+    for lab in _read_newest_first(observations, context):
         if isinstance(lab, LabValue):
             readable.setdefault(lab.analyte, []).append(lab)
-        elif lab is not None:
+        else:
             unusable.append(lab)
     values = _recent_values(readable, context, unusable)
     _add_corrected_calcium(values, context)
@@ -100,6 +99,42 @@ def assess_labs(
         unusable=_still_relevant(unusable, values),
         missing_core=_missing_core(values),
     )
+
+
+def _read_newest_first(
+    observations: Sequence[Resource], context: _Context
+) -> Iterator[LabValue | UnusableLab]:
+    """Each result worth reading, read newest first; nothing older than an analyte's newest
+    recent usable value.
+
+    Such older results can change nothing: a readable one is not the latest, and an unusable
+    dated one is superseded (``_still_relevant``). A patient's search holds dozens of results per
+    analyte; this reads a handful. Undated results are always read (they are never superseded).
+    The sort is stable, so among results of the same instant the first sent still wins.
+    """
+    dated = [(observation, _effective(observation)) for observation in observations]
+    dated.sort(key=lambda pair: pair[1] or _UNDATED, reverse=True)
+    newest_recent: dict[str, datetime] = {}
+    for observation, effective in dated:
+        matched = _analyte_and_code(observation, context.terminology)
+        if matched is None:
+            continue  # not one of our analytes
+        analyte = matched[0]
+        if effective is not None and analyte in newest_recent and effective < newest_recent[analyte]:
+            continue
+        lab = _read_observation(observation, context)
+        if lab is None:
+            continue
+        yield lab
+        if (
+            isinstance(lab, LabValue)
+            and analyte not in newest_recent
+            and context.is_recent(_effective_of(lab), analyte)
+        ):
+            newest_recent[analyte] = _effective_of(lab)
+
+
+_UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
 # --- reading one Observation -------------------------------------------------------------------
