@@ -33,6 +33,7 @@ from cds_service.audit import chain
 from cds_service.audit.engine import WRITE, make_engine
 from cds_service.audit.feedback import clean_comment, distinct, first_coded, joined_comments
 from cds_service.audit.governance import governance_summary
+from cds_service.audit.group_commit import GroupCommit
 from cds_service.audit.records import FeedbackReceipt, FeedbackRecord, InvocationRecord
 from cds_service.audit.schema import card, chain_head, feedback, invocation
 from cds_service.audit.store import AlreadyRecorded, AuditUnavailable
@@ -58,13 +59,18 @@ class SqlAuditStore:
         self.engine = engine
         self._write_lock = threading.Lock()
         self._down_until = 0.0  # time.monotonic() before which calls fail fast
+        self._invocations: GroupCommit[InvocationRecord, None] = GroupCommit(self._write_invocation_batch)
 
     @classmethod
     def from_url(cls, database_url: str) -> SqlAuditStore:
         return cls(make_engine(database_url))
 
     async def record_invocation(self, record: InvocationRecord) -> None:
-        await self._run(lambda: self._write_invocation(record), fail_fast=True)
+        """Committed before this returns; concurrent invocations share a transaction."""
+        await self._invocations.submit(record)
+
+    async def _write_invocation_batch(self, records: list[InvocationRecord]) -> list[BaseException | None]:
+        return await self._run(lambda: self._write_invocations(records), fail_fast=True)
 
     async def recorded_response(self, service: str, hook_instance: str) -> dict[str, Any] | None:
         return await self._run(lambda: self._read_response(service, hook_instance), fail_fast=True)
@@ -156,13 +162,28 @@ class SqlAuditStore:
         with self.engine.connect() as connection:
             return {(row.report_id, row.topic) for row in connection.execute(query)}
 
-    def _write_invocation(self, record: InvocationRecord) -> None:
+    def _write_invocations(self, records: list[InvocationRecord]) -> list[BaseException | None]:
+        """All records in one chain transaction; one already on record fails alone."""
+        outcomes: list[BaseException | None] = []
         with self._chain_transaction() as connection:
             head = chain.lock_head(connection)
-            existing = self._recorded_in(connection, record.service, record.hook_instance)
-            if existing is not None:
-                raise AlreadyRecorded(existing)
-            chain.append(connection, invocation_records(record, head[0] + 1), head)
+            next_seq = head[0] + 1
+            rows: list[chain.PendingRecord] = []
+            written: dict[tuple[str, str], dict[str, Any]] = {}
+            for record in records:
+                key = (record.service, record.hook_instance)
+                existing = written.get(key) or self._recorded_in(connection, *key)
+                if existing is not None:
+                    outcomes.append(AlreadyRecorded(existing))
+                    continue
+                pending = invocation_records(record, next_seq)
+                rows.extend(pending)
+                next_seq += len(pending)
+                written[key] = jsonable(record.response)
+                outcomes.append(None)
+            if rows:
+                chain.append(connection, rows, head)
+        return outcomes
 
     def _recorded_in(self, connection: Connection, service: str, hook_instance: str) -> Any:
         query = select(invocation.c.response).where(
