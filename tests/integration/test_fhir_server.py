@@ -9,7 +9,6 @@ may query any server (design.md, decision 1).
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,16 +19,13 @@ import pytest
 from cds_service.fixtures import Scenario, load_scenarios, materialise_bundles
 from tests.e2e.test_fixtures_http import (
     FIXTURES,
-    PROJECT_ROOT,
     SERVICE_PATH,
     plain,
     running_service,
     service_settings,
     topic,
 )
-
-SHARED = PROJECT_ROOT / ".." / "shared"
-FHIR_SERVER_TOOL = SHARED / "tools" / "fhir-server"
+from tests.fhir_test_server import running_fhir_server as shared_fhir_server
 
 pytestmark = [
     pytest.mark.fhirserver,
@@ -65,8 +61,7 @@ def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if shutil.which("node") is None:
         print("node is missing: skipping the FHIR server tests")
         pytest.skip("node is missing: the FHIR test server cannot run")
-    sys.path.insert(0, str(FHIR_SERVER_TOOL.resolve()))
-    from fhir_server import running_fhir_server
+    running_fhir_server = shared_fhir_server()
 
     data = tmp_path_factory.mktemp("fhir-data")
     materialise_bundles(load_scenarios(datetime.now(UTC), root=FIXTURES), data)

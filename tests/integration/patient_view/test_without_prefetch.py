@@ -9,7 +9,6 @@ server (design.md decision 1) and feedback suppression goes through the SQL stor
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,11 +18,11 @@ import pytest
 
 from cds_service.fixtures import load_scenarios, materialise_bundles
 from tests.e2e.test_fixtures_http import running_service, service_settings
+from tests.fhir_test_server import running_fhir_server as shared_fhir_server
 from tests.integration.patient_view.conftest import (
     FEEDBACK_URL,
     FIXTURES,
     PATIENT_VIEW_SCENARIOS,
-    PROJECT_ROOT,
     URL,
     feedback_item,
     report_of,
@@ -31,7 +30,6 @@ from tests.integration.patient_view.conftest import (
     topic,
 )
 
-FHIR_SERVER_TOOL = PROJECT_ROOT / ".." / "shared" / "tools" / "fhir-server"
 SANDBOX_ORIGIN = "http://127.0.0.1:8090"
 
 pytestmark = [
@@ -44,8 +42,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    sys.path.insert(0, str(FHIR_SERVER_TOOL.resolve()))
-    from fhir_server import running_fhir_server  # type: ignore[import-not-found]
+    running_fhir_server = shared_fhir_server()
 
     data = tmp_path_factory.mktemp("patient-view-fhir-data")
     materialise_bundles(load_scenarios(datetime.now(UTC), root=FIXTURES, hook="patient-view"), data)
