@@ -39,8 +39,9 @@ _AFTER = {
 }
 _TERMINATORS = frozenset({"terminator"})
 _BEFORE_TERMINATORS = frozenset({"terminator", "terminator-before"})
-_QUESTION_BEFORE = re.compile(r"\?\s*(?:[\w'/-]+\s+){0,2}$")
-_QUESTION_AFTER = re.compile(r"^(?:\s+[\w'/-]+)?\s*\?(?![\w])")
+# a bracketed "(?)" is a "?" too
+_QUESTION_BEFORE = re.compile(r"\?\)?\s*(?:[\w'/-]+\s+){0,2}$")
+_QUESTION_AFTER = re.compile(r"^(?:\s+[\w'/-]+)?\s*\(?\?\)?(?![\w])")
 _COMMA = re.compile(r",")
 
 

@@ -37,6 +37,9 @@ ASSERTIONS: list[tuple[str, Assertion, str]] = [
     ("Soft tissue calcification is not demonstrated.", N, "§2 negated 'not demonstrated'"),
     ("No calcification was detected in the thigh.", N, "§2 negated 'no ... was detected'"),
     ("Calcification is not present in the soft tissues.", N, "§2 negated 'not present'"),
+    ("Calcification is not convincingly seen.", N, "§2 negated 'not convincingly seen'"),
+    ("Calcification not definitely seen.", N, "§2 negated 'not definitely seen' like 'no definite'"),
+    ("Soft tissues: no calcification.", N, "§6.31 'no' after a label that names no section"),
     # possible (§2, §6.32)
     ("The density in the calf could reflect calcification.", Q, "§2 possible 'could reflect'"),
     ("The opacity in the thigh likely represents calcification.", Q, "§2 possible 'likely represents'"),
@@ -56,6 +59,11 @@ ASSERTIONS: list[tuple[str, Assertion, str]] = [
         "§2 possible 'raise the possibility of'",
     ),
     ("Appearance is concerning for soft tissue calcification.", Q, "§2 possible 'concerning for'"),
+    ("Calcification is suggested in the calf.", Q, "§2 possible 'is suggested'"),
+    ("Calcification (?) posterior to the knee.", Q, "§6.32 '(?)' directly after"),
+    ("Calcification cannot be confidently excluded.", Q, "§2 possible 'cannot be confidently excluded'"),
+    ("A calcification cannot be entirely excluded.", Q, "§2 possible 'cannot be entirely excluded'"),
+    ("Subtle calcification may be present in the calf.", Q, "§2 possible 'may be present'"),
     # resolved (§2, §6.21)
     (
         "Previously described calcification is no longer evident.",
@@ -78,6 +86,7 @@ ASSERTIONS: list[tuple[str, Assertion, str]] = [
         R,
         "§2 resolved 'has disappeared'",
     ),
+    ("The calcification has since cleared.", R, "§2 resolved 'has since cleared'"),
     # pseudo-negations (§2)
     ("A small focus of calcification in the calf is not excluded.", Q, "§2 pseudo 'is not excluded'"),
     (
