@@ -113,8 +113,18 @@ def _described(lesions: Sequence[Lesion], sentences: Sequence[Sentence]) -> list
     for sentence in sentences:
         for mass in sentence.mass:
             if sentence.judge(mass).counts:
-                described.append(Described(sentence, sentence.clause_of(mass), None))
+                described.append(
+                    Described(sentence, sentence.clause_of(mass), _owner(mass, sentence, lesions))
+                )
     return described
+
+
+def _owner(mass: Hit, sentence: Sentence, lesions: Sequence[Lesion]) -> Lesion | None:
+    """The lesion whose clause holds the mass: a "calcified mass" is that lesion (§6.20)."""
+    for lesion in lesions:
+        if lesion.sentence is sentence and lesion.clause[0] <= mass.start and mass.end <= lesion.clause[1]:
+            return lesion
+    return None
 
 
 # ---------------------------------------------------------------- descriptors of the lesion

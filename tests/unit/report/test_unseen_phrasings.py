@@ -221,6 +221,11 @@ FEATURES: list[tuple[str, Check, str]] = [
         flag("associated_mass"),
         "§2 'calcified soft tissue mass'",
     ),
+    (
+        "Calcification with an associated soft tissue component.",
+        flag("associated_mass"),
+        "§2 'associated soft tissue component' is a mass",
+    ),
     # bone involvement (§2, §6.2)
     (
         "Calcification in the calf without periosteal reaction.",
@@ -249,6 +254,17 @@ FEATURES: list[tuple[str, Check, str]] = [
         "§6.2 'not enlarged'",
     ),
     ("The calcified mass has grown since the previous radiograph.", flag("growth"), "§2 'has grown'"),
+    ("Increasing calcification in the thigh.", flag("growth"), "§2 'increasing calcification'"),
+    (
+        "Increased soft tissue calcification compared with the prior study.",
+        flag("growth"),
+        "§2 'increased ... calcification compared with the prior'",
+    ),
+    (
+        "HISTORY: Increasing pain.\nFINDINGS: Calcification in the calf.",
+        flag("growth", False),
+        "§2 increasing pain is not growth",
+    ),
     ("Calcification in the calf, stable in size.", flag("growth", False), "§2 'stable in size' is no growth"),
     # malignancy (§6.3, §6.16, §6.30)
     (
@@ -261,6 +277,16 @@ FEATURES: list[tuple[str, Check, str]] = [
         "Calcification in the thigh. No features to suggest malignancy.",
         flag("suspected_malignancy", False),
         "§6.3 'no features to suggest malignancy'",
+    ),
+    (
+        "Calcification. Malignancy is considered unlikely.",
+        flag("suspected_malignancy", False),
+        "§6.3 'is considered unlikely' negates",
+    ),
+    (
+        "Calcification. Sarcoma is felt to be highly unlikely.",
+        flag("suspected_malignancy", False),
+        "§6.3 'is felt to be highly unlikely' negates",
     ),
     (
         "Calcification in the thigh. Findings discussed with the sarcoma service.",
@@ -294,6 +320,12 @@ FEATURES: list[tuple[str, Check, str]] = [
         MO_AFTER_TRAUMA,
         depth(Depth.UNKNOWN),
         "§6.5 myositis ossificans in a muscle is not deep",
+    ),
+    (
+        "HISTORY: Kicked in the thigh two months ago.\n"
+        "FINDINGS: Calcified mass in the vastus lateralis, consistent with myositis ossificans.",
+        depth(Depth.UNKNOWN),
+        "§6.20 a calcified mass named myositis ossificans in the same sentence is not deep",
     ),
     (
         "Phleboliths in the calf. Separately, a non-specific calcification in the thigh.",
