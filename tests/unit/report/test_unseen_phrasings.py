@@ -13,7 +13,17 @@ import pytest
 
 from cds_service.clinical.evaluation import Assertion, Depth, FindingType, Laterality
 from tests.unit.report.conftest import read, report
-from tests.unit.report.test_features import Check, depth, flag, pattern, side, size, typed
+from tests.unit.report.test_features import (
+    Check,
+    depth,
+    flag,
+    history,
+    no_history,
+    pattern,
+    side,
+    size,
+    typed,
+)
 from tests.unit.report.test_scope import scope_of
 
 P, Q, N, R = Assertion.PRESENT, Assertion.POSSIBLE, Assertion.NEGATED, Assertion.RESOLVED
@@ -351,6 +361,50 @@ FEATURES: list[tuple[str, Check, str]] = [
         flag("multiplicity"),
         "§6.26 described on both sides",
     ),
+    ("Calcifications in the calf, multiple.", flag("multiplicity"), "§6.14 'multiple' after the noun"),
+    (
+        "Calcification in the calf, multiple views obtained.",
+        flag("multiplicity", False),
+        "§6.26 'multiple views' after the noun",
+    ),
+    # history clues (§2, §6.2, §6.34)
+    (
+        "HISTORY: Denies injury.\nFINDINGS: Calcification.",
+        no_history("trauma"),
+        "§6.2 'denies injury' negates",
+    ),
+    (
+        "HISTORY: Patient denies any trauma or surgery.\nFINDINGS: Calcification.",
+        no_history("trauma", "surgery"),
+        "§6.2 'denies' runs through a list",
+    ),
+    (
+        "HISTORY: Denies trauma but had knee surgery in 2020.\nFINDINGS: Calcification.",
+        history("surgery"),
+        "§6.21 'denies' ends at 'but'",
+    ),
+    (
+        "HISTORY: Twisted ankle playing football.\nFINDINGS: Calcification.",
+        history("trauma"),
+        "§6.34 twisted ankle is trauma",
+    ),
+    ("HISTORY: On haemodialysis.\nFINDINGS: Calcification.", history("ckd"), "§6.29 haemodialysis"),
+    (
+        "HISTORY: Known systemic sclerosis.\nFINDINGS: Calcification.",
+        history("connective-tissue"),
+        "§6.34 systemic sclerosis",
+    ),
+    # painful mass (§6.25)
+    (
+        "HISTORY: Painful, firm nodule over the shin.\nFINDINGS: Calcification.",
+        flag("painful_mass"),
+        "§6.25 painful nodule",
+    ),
+    (
+        "HISTORY: Ankle pain, no lump.\nFINDINGS: Calcification.",
+        flag("painful_mass", False),
+        "§6.25 'no lump'",
+    ),
 ]
 
 
@@ -394,6 +448,41 @@ SCOPE: list[tuple[dict[str, Any], bool, str]] = [
         report("FINDINGS: Calcification in the lateral lower extremity soft tissues.", code="XR"),
         True,
         "§1 'lower extremity' in the finding",
+    ),
+    (
+        report(
+            "CLINICAL HISTORY: Swollen left leg, ?DVT, shortness of breath.\n"
+            "FINDINGS: Calcified aortic knob. No pleural effusion.",
+            code="CHEST 2 VIEWS",
+        ),
+        False,
+        "§6.23 chest film, leg in the clinical history",
+    ),
+    (
+        report(
+            "HISTORY: Sciatica radiating down the left leg.\nFINDINGS: Calcification in the abdominal aorta.",
+            code="XR LUMBAR SPINE",
+        ),
+        False,
+        "§6.23 spine film, leg in the history",
+    ),
+    (
+        report("FINDINGS: Calcification in the popliteal fossa.", code="Radiograph"),
+        True,
+        "§1 popliteal fossa is the knee",
+    ),
+    (
+        report("FINDINGS: Calcification adjacent to the medial malleolus.", code="Radiograph"),
+        True,
+        "§1 medial malleolus is the ankle",
+    ),
+    (
+        report(
+            "FINDINGS: Calcification in the soft tissues lateral to the greater trochanter.",
+            code="XR RIGHT HIP",
+        ),
+        True,
+        "§6.19 greater trochanter",
     ),
 ]
 
