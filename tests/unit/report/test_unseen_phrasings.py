@@ -133,6 +133,26 @@ ASSERTIONS: list[tuple[str, Assertion, str]] = [
         P,
         "§6.21 negation ends at 'whereas'",
     ),
+    (
+        "No fracture is identified; there is, however, soft tissue calcification in the calf.",
+        P,
+        "§6.21 negation ends at ';' with ', however,'",
+    ),
+    ("The bones are intact and there is calcification in the thigh.", P, "§6.21 'and there is'"),
+    ("No soft tissue swelling or calcification.", N, "§6.21 negation runs through 'or'"),
+    # new, persisting and residual findings are present (§2)
+    ("Calcification, not previously seen, in the calf.", P, "§2 'not previously seen' is a new finding"),
+    (
+        "New calcification in the calf, not present on the prior study.",
+        P,
+        "§2 'not present on the prior study' is a new finding",
+    ),
+    ("Calcification in the calf which was not present previously.", P, "§2 'not present previously'"),
+    ("Calcification, which has not changed.", P, "§2 pseudo 'has not changed'"),
+    ("The calcification is smaller but still present.", P, "§2 smaller but still present"),
+    ("Some residual calcification remains.", P, "§2 residual calcification is still there"),
+    ("Calcification is unlikely.", N, "§2 negated 'is unlikely'"),
+    ("Artefact rather than calcification.", N, "§2 negated 'rather than'"),
     # spelling (§2)
     ("Mineralisation in the soft tissues of the calf.", P, "§2 present British 'mineralisation'"),
     ("Calcified haematoma in the thigh.", P, "§2 present British 'haematoma'"),
