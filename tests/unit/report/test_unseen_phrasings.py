@@ -286,6 +286,38 @@ FEATURES: list[tuple[str, Check, str]] = [
     ("The calcified mass has grown since the previous radiograph.", flag("growth"), "§2 'has grown'"),
     ("Increasing calcification in the thigh.", flag("growth"), "§2 'increasing calcification'"),
     (
+        "The calcification may have increased slightly in size.",
+        flag("growth"),
+        "§6.2 possible growth 'increased slightly in size' counts",
+    ),
+    (
+        "The calcification has not increased significantly in size.",
+        flag("growth", False),
+        "§6.21 'not increased significantly' negates growth",
+    ),
+    (
+        "Calcification in the calf. No cortical erosion or periosteal reaction is seen.",
+        flag("bone_involvement", False),
+        "§6.2 negated bone involvement list",
+    ),
+    (
+        "Calcification in the calf. Cortical erosion is not excluded.",
+        flag("bone_involvement"),
+        "§6.2 possible cortical erosion counts",
+    ),
+    (
+        "Calcification with possible chondroid matrix.",
+        pattern("concerning", "chondroid"),
+        "§6.2 possible chondroid pattern counts",
+    ),
+    (
+        "Calcification in the calf, not stippled.",
+        pattern("concerning", "stippled", False),
+        "§6.2 'not stippled'",
+    ),
+    ("Calcified mass measuring approx. 7.5 cm.", size(7.5), "§2 size after 'approx.'"),
+    ("Calcification measures 0.5 x 0.5 x 0.4 cm.", size(0.5), "§2 size equal dimensions"),
+    (
         "Increased soft tissue calcification compared with the prior study.",
         flag("growth"),
         "§2 'increased ... calcification compared with the prior'",
