@@ -26,15 +26,16 @@ STARTUP_FAILURE = 3  # uvicorn's exit code when the application did not start
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
-    create_app(settings)  # settings, artifact and clients are validated before anything runs
+    app = create_app(settings)  # settings, artifact and clients are validated before anything runs
     _migrate(settings)
     if workers > 1 and not settings.redis_url:
         log.warning("several workers without CDS_REDIS_URL: JWT replay protection is per worker")
     log.info("serving on http://%s:%d with %d worker(s)", host, port, workers)
     signal.signal(signal.SIGTERM, _stop_normally)
     config = uvicorn.Config(
-        "cds_service.api.app:create_app",
-        factory=True,
+        # one worker serves the app just validated; several workers each build their own
+        app if workers == 1 else "cds_service.api.app:create_app",
+        factory=workers > 1,
         host=host,
         port=port,
         workers=workers,
