@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,6 +49,7 @@ def create_app(
             )
             app.state.resources = resources
             app.state.services = build_services(resources)
+            _settle_start_up_objects()
             yield
         await gate.close()
         if audit is None:
@@ -78,3 +80,13 @@ def create_app(
     )
     app.add_middleware(CollapseSlashes)
     return app
+
+
+def _settle_start_up_objects() -> None:
+    """Move what start-up built (artifact, compiled lexicons, models, pools) out of the garbage
+    collector's sight: they live as long as the process, and each full collection would
+    otherwise walk them all again while a call waits (0.25 ms per report-sign call, measured).
+    Once per process: an app built again in the same process (tests) would only pile up."""
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
