@@ -1,4 +1,8 @@
-"""Typed access to what the lifespan built, for the routes."""
+"""Typed access to what the lifespan built, for the routes.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool,
+and three thread hops per call cost report-sign about 0.3 ms of CPU for nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +17,25 @@ from cds_service.services.registry import CdsService
 from cds_service.services.resources import ServiceResources
 
 
-def get_resources(request: Request) -> ServiceResources:
+async def get_resources(request: Request) -> ServiceResources:
     resources: ServiceResources = request.app.state.resources
     return resources
 
 
-def get_gate(request: Request) -> SecurityGate:
+def _gate(request: Request) -> SecurityGate:
     gate: SecurityGate = request.app.state.gate
     return gate
 
 
+async def get_gate(request: Request) -> SecurityGate:
+    return _gate(request)
+
+
 async def get_caller(request: Request) -> Caller:
-    return await get_gate(request).admit(request)
+    return await _gate(request).admit(request)
 
 
-def get_service(request: Request, service_id: str) -> CdsService:
+async def get_service(request: Request, service_id: str) -> CdsService:
     services: dict[str, CdsService] = request.app.state.services
     try:
         return services[service_id]

@@ -44,8 +44,9 @@ PAGE_HEADERS = {
 }
 
 
-def require_admin(request: Request) -> None:
-    """404 when governance is disabled, 401 unless the bearer token is the admin token."""
+async def require_admin(request: Request) -> None:
+    """404 when governance is disabled, 401 unless the bearer token is the admin token.
+    (async: a plain function would run in FastAPI's thread pool.)"""
     settings: Settings = request.app.state.settings
     if not settings.admin_token:
         raise UnknownService(f"no such endpoint: {request.url.path}")
