@@ -3,9 +3,9 @@ whose ServiceRequest matches R4; design.md decision 10)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+import orjson
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.cards.order_codes import OrderCodes, order_codes
@@ -22,22 +22,23 @@ def draft_service_request(
 
     The order's own part is built and validated once per kind of order (validating with the
     FHIR models costs ~0.5 ms); the patient and report references are FHIR ids already checked
-    at the edge, filled into a copy.
+    at the edge, filled into a fresh copy (parsed from the template's JSON: a tenth of the cost
+    of a deep copy).
     """
-    resource = copy.deepcopy(_validated_template(order, terminology))
+    resource: dict[str, Any] = orjson.loads(_validated_template(order, terminology))
     resource["subject"] = {"reference": f"Patient/{evaluation.patient_id}"}
     resource["reasonReference"][0]["reference"] = f"DiagnosticReport/{evaluation.report_id}"
     return resource
 
 
 # (id of the terminology, order) → (the terminology, kept alive so its id is never reused, template)
-_TEMPLATES: dict[tuple[int, SuggestedOrder], tuple[Terminology, dict[str, Any]]] = {}
+_TEMPLATES: dict[tuple[int, SuggestedOrder], tuple[Terminology, bytes]] = {}
 
 
-def _validated_template(order: SuggestedOrder, terminology: Terminology) -> dict[str, Any]:
+def _validated_template(order: SuggestedOrder, terminology: Terminology) -> bytes:
     key = (id(terminology), order)
     if key not in _TEMPLATES:
-        _TEMPLATES[key] = (terminology, _build(order, terminology))
+        _TEMPLATES[key] = (terminology, orjson.dumps(_build(order, terminology)))
     return _TEMPLATES[key][1]
 
 
