@@ -23,19 +23,23 @@ from cds_service.settings import Settings
 log = logging.getLogger("cds_service.serve")
 
 STARTUP_FAILURE = 3  # uvicorn's exit code when the application did not start
+APP_FACTORY = "cds_service.api.app:create_app"
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
+def serve(settings: Settings, *, host: str, port: int, workers: int, app_factory: str | None = None) -> int:
+    """``app_factory``: the import string of another factory of the service's app (the speed
+    benchmark's, which mounts its floor route); every worker builds its app with it."""
     app = create_app(settings)  # settings, artifact and clients are validated before anything runs
     _migrate(settings)
     if workers > 1 and not settings.redis_url:
         log.warning("several workers without CDS_REDIS_URL: JWT replay protection is per worker")
     log.info("serving on http://%s:%d with %d worker(s)", host, port, workers)
     signal.signal(signal.SIGTERM, _stop_normally)
+    own_build = workers > 1 or app_factory is not None
     config = uvicorn.Config(
         # one worker serves the app just validated; several workers each build their own
-        app if workers == 1 else "cds_service.api.app:create_app",
-        factory=workers > 1,
+        (app_factory or APP_FACTORY) if own_build else app,
+        factory=own_build,
         host=host,
         port=port,
         workers=workers,
