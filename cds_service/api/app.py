@@ -83,10 +83,16 @@ def create_app(
 
 
 def _settle_start_up_objects() -> None:
-    """Move what start-up built (artifact, compiled lexicons, models, pools) out of the garbage
-    collector's sight: they live as long as the process, and each full collection would
-    otherwise walk them all again while a call waits (0.25 ms per report-sign call, measured).
-    Once per process: an app built again in the same process (tests) would only pile up."""
+    """Keep the garbage collector out of the calls' way, once per process (an app built again
+    in the same process, as in tests, changes nothing).
+
+    What start-up built (artifact, compiled lexicons, models, pools) lives as long as the process:
+    frozen, it is no longer walked by every full collection. A call allocates thousands of
+    short-lived containers (a 43 KiB request body alone), almost all freed by reference counting;
+    collecting the youngest generation every 10,000 allocations instead of every 700 leaves them
+    to that. Measured on report-sign: collections took 0.28 ms per call before, 0.08 ms after.
+    """
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
+        gc.set_threshold(10_000, 10, 10)
