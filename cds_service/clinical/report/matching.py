@@ -56,9 +56,12 @@ class once(Generic[_T]):  # a decorator, named like functools.cached_property
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hit:
-    """One phrase found in a text: where, and which lexicon categories it belongs to."""
+    """One phrase found in a text: where, and which lexicon categories it belongs to.
+
+    Never changed once made; not a frozen dataclass only because building one of those costs
+    three times as much, and a report makes a hundred hits or more."""
 
     start: int
     end: int
@@ -114,6 +117,7 @@ class Matcher:
         self.parts = (1 << len(self.needles)) - 1
         self._lower_parts = self.parts & ~1 & ~(-1 << self._cased_shift)
         self._cased_parts = self.parts & (-1 << self._cased_shift)
+        self._regex_parts = self.parts & ~1
 
     def _remember(self, phrase: str, kind: str) -> None:
         key = _normalise(phrase.rstrip("*"))
@@ -130,11 +134,14 @@ class Matcher:
         """`find`, with the text already lower-cased by `lower`; `possible` has a bit for each
         part (as in `needles`) that may match it, the others are not tried."""
         hits = self._plain_hits(text, lowered) if possible & 1 else []
+        if not possible & self._regex_parts:
+            return hits  # the prefix tree's hits are apart and in order already
+        count = len(hits)
         if possible & self._lower_parts:
             hits += self._lower_regexes.hits(lowered, text, possible >> 1)
         if possible & self._cased_parts:
             hits += self._cased_regexes.hits(text, text, possible >> self._cased_shift)
-        if len(hits) < 2:
+        if len(hits) < 2 or len(hits) == count:
             return hits
         hits.sort(key=lambda hit: (hit.start, hit.start - hit.end))
         chosen: list[Hit] = []
@@ -156,6 +163,8 @@ class Matcher:
                 if not match.end():  # an empty match: only a full search can tell
                     return self._first_at_start(text, lowered)
                 found.append(self._plain_hit(text, 0, match.end()))
+        if not self._regex_parts:  # most lines start no section: no more to try
+            return found[0] if found else None
         for group, searched in ((self._lower_regexes, lowered), (self._cased_regexes, text)):
             if group.active:
                 at_start, decided = group.hit_at_start(searched, text)
@@ -171,24 +180,31 @@ class Matcher:
         return hits[0] if hits and hits[0].start == 0 else None
 
     def _plain_hits(self, text: str, lowered: str) -> list[Hit]:
+        """The prefix tree's matches (`_plain_hit` written out: this loop is the hottest)."""
         if self._plain is None:
             return []
+        kinds_of = self._kinds_of
         hits = []
         for match in self._plain.finditer(lowered):
             start, end = match.span()
             if end > start:
-                hits.append(self._plain_hit(text, start, end))
+                matched = text[start:end]
+                kinds = kinds_of.get(matched)
+                hits.append(Hit(start, end, kinds if kinds is not None else self._kinds(matched), matched))
         return hits
 
     def _plain_hit(self, text: str, start: int, end: int) -> Hit:
         matched = text[start:end]
         kinds = self._kinds_of.get(matched)
-        if kinds is None:
-            kinds = self._classify(matched)
-            if len(self._kinds_of) >= _KINDS_CACHE_SIZE:
-                self._kinds_of.clear()
-            self._kinds_of[matched] = kinds
-        return Hit(start, end, kinds, matched)
+        return Hit(start, end, kinds if kinds is not None else self._kinds(matched), matched)
+
+    def _kinds(self, matched: str) -> frozenset[str]:
+        """The kinds of a matched text, remembered."""
+        kinds = self._classify(matched)
+        if len(self._kinds_of) >= _KINDS_CACHE_SIZE:
+            self._kinds_of.clear()
+        self._kinds_of[matched] = kinds
+        return kinds
 
     def _classify(self, matched: str) -> frozenset[str]:
         key = _normalise(matched)
@@ -475,7 +491,8 @@ class Screen:
 
     - a needle of word characters, or the run of three or more word characters in a needle
       with punctuation ("there" in "there's"), lies inside one word of any text holding the
-      needle, so each word is scanned once for all of them (and remembered);
+      needle, so each run of text between spaces is scanned once for all of them (and
+      remembered: runs recur from report to report);
     - other needles with punctuation ("s/p", ";") are looked for as they are;
     - case-sensitive needles ("HO", "L" before a limb) are looked for in the text as written.
 
@@ -484,7 +501,7 @@ class Screen:
     """
 
     def __init__(self, matchers: Sequence[Matcher]) -> None:
-        self.shifts: dict[int, int] = {}
+        self.shifts: dict[Matcher, int] = {}
         self.always = 0
         self.folding = 0
         in_words: dict[str, int] = {}
@@ -499,7 +516,7 @@ class Screen:
             piece for matcher in matchers for pieces in matcher.phrase_pieces for piece in set(pieces)
         )
         for matcher in matchers:
-            self.shifts[id(matcher)] = shift
+            self.shifts[matcher] = shift
             plain = _rarest_pieces(matcher, used)
             for index, clauses in enumerate((plain, *matcher.needles[1:])):
                 bit = 1 << (shift + index)
@@ -543,19 +560,13 @@ class Screen:
         for needle, bits in cased.items():
             self._cased.setdefault(needle[0], []).append((needle, bits))
         self._cased_scan = _any_of(self._cased)
-        self._words: dict[str, int] = {}
+        self._words = _WordBits(self._word_bits)
 
     def possible(self, text: str, lowered: str) -> int:
         """The bits of the parts that may match the text (lower-cased by `lower`)."""
         ascii_only = lowered.isascii()
         mask = self.always if ascii_only else self.always | self.folding
-        words = self._words
-        for word in set(_WORD.findall(lowered)):
-            bits = words.get(word)
-            if bits is None:
-                if len(words) >= _WORDS_REMEMBERED:
-                    self._words = words = {}  # a fresh memory (a reader elsewhere keeps the old)
-                bits = words[word] = self._word_bits(word)
+        for bits in map(self._words.__getitem__, lowered.split()):
             mask |= bits
         mask |= _marked(self._mark_scan, self._marks, lowered) | _marked(self._cased_scan, self._cased, text)
         if ascii_only:
@@ -569,10 +580,27 @@ class Screen:
         return mask
 
     def _word_bits(self, word: str) -> int:
+        """The bits of the needles in one word, or in one run of text between spaces: a needle
+        of word characters never reaches past its word, and no word past its run."""
         bits = 0
         if self._scan is not None:
             for needle in set(self._scan.findall(word)):
                 bits |= self._owners[needle]
+        return bits
+
+
+class _WordBits(dict[str, int]):
+    """Each word's bits, worked out when the word is first met. It forgets every word when it
+    holds too many (a reader in another thread then works its words out again)."""
+
+    def __init__(self, bits_of: Callable[[str], int]) -> None:
+        super().__init__()
+        self._bits_of = bits_of
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= _WORDS_REMEMBERED:
+            self.clear()
+        bits = self[word] = self._bits_of(word)
         return bits
 
 
@@ -632,7 +660,7 @@ class Prepared:
         mask = self._mask
         if mask is None:
             mask = self._mask = self._screen.possible(self.text, self.lowered)
-        possible = mask >> self._screen.shifts[id(matcher)]
+        possible = mask >> self._screen.shifts[matcher]
         if not possible & matcher.parts:
             return []
         return matcher.find_lowered(self.text, self.lowered, possible)

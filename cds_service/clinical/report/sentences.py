@@ -12,7 +12,7 @@ import re
 
 _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)](?!\d)|\(?[a-h]\)(?=\s))\s*")
 _NEW_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)](?!\d)|[A-Z0-9(\"'?])")
-_END = re.compile(r"[.!?;:]\s*$")
+_END = (".", "!", "?", ";", ":")  # a line ending in one ends its paragraph
 _BOUNDARY = re.compile(r"([.!?])(?=\s+[\"'(\[]?[A-Z0-9?])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LETTERS_AND_DOTS = re.compile(r"[A-Za-z.]*")
@@ -33,7 +33,7 @@ def _paragraphs(text: str) -> list[str]:
         if not line.strip():
             paragraphs.append(current)
             current = ""
-        elif current and (_END.search(current) or _NEW_ITEM.match(line)):
+        elif current and (current.rstrip().endswith(_END) or _NEW_ITEM.match(line)):
             paragraphs.append(current)
             current = _BULLET.sub("", line, count=1)
         else:
