@@ -112,17 +112,17 @@ def _read_newest_first(
     analyte; this reads a handful. Undated results are always read (they are never superseded).
     The sort is stable, so among results of the same instant the first sent still wins.
     """
-    dated = [(observation, _effective(observation)) for observation in observations]
-    dated.sort(key=lambda pair: pair[1] or _UNDATED, reverse=True)
+    ours = [
+        (observation, matched, _effective(observation))
+        for observation in observations
+        if (matched := _analyte_and_code(observation, context.terminology)) is not None
+    ]
+    ours.sort(key=lambda item: item[2] or _UNDATED, reverse=True)
     newest_recent: dict[str, datetime] = {}
-    for observation, effective in dated:
-        matched = _analyte_and_code(observation, context.terminology)
-        if matched is None:
-            continue  # not one of our analytes
-        analyte = matched[0]
+    for observation, (analyte, loinc), effective in ours:
         if effective is not None and analyte in newest_recent and effective < newest_recent[analyte]:
             continue
-        lab = _read_observation(observation, context)
+        lab = _read_observation(observation, analyte, loinc, effective, context)
         if lab is None:
             continue
         yield lab
@@ -140,14 +140,13 @@ _UNDATED = datetime.min.replace(tzinfo=UTC)
 # --- reading one Observation -------------------------------------------------------------------
 
 
-def _read_observation(observation: Resource, context: _Context) -> LabValue | UnusableLab | None:
-    """A usable value, the reason it is unusable, or None when it is not ours or is withdrawn."""
-    matched = _analyte_and_code(observation, context.terminology)
+def _read_observation(
+    observation: Resource, analyte: str, loinc: str, effective: datetime | None, context: _Context
+) -> LabValue | UnusableLab | None:
+    """A usable value of one of our analytes, the reason it is unusable, or None if withdrawn."""
     status = observation.get("status")
-    if matched is None or status in IGNORED_STATUSES:
+    if status in IGNORED_STATUSES:
         return None
-    analyte, loinc = matched
-    effective = _effective(observation)
 
     def unusable(reason: str) -> UnusableLab:
         return UnusableLab(analyte, reason, effective, _id(observation), _as_written(observation))
