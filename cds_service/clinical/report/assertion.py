@@ -18,7 +18,7 @@ NegEx/ConText style, driven by the lexicon cues. For a target phrase in a senten
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from cds_service.clinical.evaluation import Assertion
@@ -45,14 +45,16 @@ _QUESTION_AFTER = re.compile(r"^(?:\s+[\w'/-]+)?\s*\(?\?\)?(?![\w])")
 _COMMA = re.compile(r",")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Judgement:
+    """Never changed once made (not frozen, as `Hit`); `counts` is asked for every feature word."""
+
     assertion: Assertion
     cue: str | None = None
+    counts: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def counts(self) -> bool:
-        return self.assertion.counts
+    def __post_init__(self) -> None:
+        self.counts = self.assertion.counts
 
 
 _PRESENT = Judgement(Assertion.PRESENT)

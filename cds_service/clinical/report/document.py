@@ -42,16 +42,13 @@ class Sentence:
     ) -> None:
         self.text = text
         self.section = section
+        self.carries_finding = section in FINDING_SECTIONS
         self.label = label
         self.source = source
         self.order = order
         self.lx = lexicons
         self.prepared = lexicons.prepare(text)
         self.cues = SentenceCues(text, lexicons, self.prepared)
-
-    @property
-    def carries_finding(self) -> bool:
-        return self.section in FINDING_SECTIONS
 
     def judge(self, hit: Hit | Size) -> Judgement:
         return self.cues.judge(hit.start, hit.end)

@@ -48,9 +48,10 @@ class Evidence:
             self.pairs.append(pair)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Described:
-    """A counting lesion or mass, and the clause of its sentence that describes it."""
+    """A counting lesion or mass, and the clause of its sentence that describes it (never
+    changed once made; not frozen, as `Hit`)."""
 
     sentence: Sentence
     clause: tuple[int, int]
@@ -248,13 +249,14 @@ def _counted_as_several(lesion: Lesion, lexicons: CompiledLexicons) -> bool:
     low, high = lesion.clause
     if lesion.side is Laterality.BILATERAL:
         return True
-    for cue in sentence.lx.multiplicity_before.find(sentence.text[low : hit.start]):
+    within = sentence.prepared.search_within
+    for cue in within(lexicons.multiplicity_before, low, hit.start):
         between = sentence.text[low + cue.end : hit.start]
-        if len(between.split()) < _MULTIPLICITY_WORDS_BEFORE and not lexicons.multiplicity_blockers.search(
-            between
+        if len(between.split()) < _MULTIPLICITY_WORDS_BEFORE and not within(
+            lexicons.multiplicity_blockers, low + cue.end, hit.start
         ):
             return True
-    return lexicons.multiplicity_after.search(sentence.text[hit.end : high])
+    return bool(within(lexicons.multiplicity_after, hit.end, high))
 
 
 def _nature_unclear(lesions: Sequence[Lesion]) -> bool:

@@ -20,9 +20,10 @@ from cds_service.clinical.report.text import SOURCE_TRUST, CodedFinding
 OSSIFICATION_HISTORY = frozenset({"trauma", "fracture", "surgery"})
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Lesion:
-    """One mention of the finding and what the report says about that lesion."""
+    """One mention of the finding and what the report says about that lesion (never changed
+    once made: `replace` makes another; not frozen, as `Hit`)."""
 
     sentence: Sentence | None  # None for a coded finding
     hit: Hit | None
@@ -103,7 +104,7 @@ def _targets(sentence: Sentence, lexicons: CompiledLexicons) -> list[tuple[Hit, 
 
 
 def _entity_nature(entity: Hit, lexicons: CompiledLexicons) -> str:
-    found = lexicons.finding.find(entity.text)
+    found = lexicons.prepare(entity.text).find(lexicons.finding)
     return found[0].kind if found else "calcific"
 
 
@@ -136,7 +137,7 @@ def lesion_side(sentence: Sentence, clause: tuple[int, int], lexicons: CompiledL
         if sentence.judge(hit).counts:
             sides.add(hit.kind)
     if not sides and sentence.label:
-        sides = {hit.kind for hit in lexicons.sides.find(sentence.label)}
+        sides = {hit.kind for hit in lexicons.prepare(sentence.label).find(lexicons.sides)}
     return combine_sides(sides)
 
 

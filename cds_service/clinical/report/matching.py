@@ -665,6 +665,18 @@ class Prepared:
             return []
         return matcher.find_lowered(self.text, self.lowered, possible)
 
+    def search_within(self, matcher: Matcher, start: int, end: int) -> list[Hit]:
+        """`matcher.find(text[start:end])`, screened as the whole text: a needle missing from
+        the text is missing from every piece of it, so a part ruled out stays ruled out."""
+        mask = self._mask
+        if mask is None:
+            mask = self._mask = self._screen.possible(self.text, self.lowered)
+        possible = mask >> self._screen.shifts[matcher]
+        if not possible & matcher.parts:
+            return []
+        piece = self.text[start:end]
+        return matcher.find_lowered(piece, lower(piece), possible)
+
 
 def anchored(phrases: Iterable[str], *, at_end: bool) -> re.Pattern[str]:
     """A pattern matching one of the phrases right at the start (or end) of a text."""

@@ -60,7 +60,8 @@ def read_report(
 
 def _exam_side(texts: Sequence[str], lx: CompiledLexicons) -> Laterality:
     """The side the exam names (§6.9): "XR KNEE LEFT", "Bilateral knees"."""
-    return combine_sides(hit.kind for text in texts for hit in lx.prepare(text).find(lx.sides))
+    unique = dict.fromkeys(texts)  # the code's text and its display are often the same
+    return combine_sides(hit.kind for text in unique for hit in lx.prepare(text).find(lx.sides))
 
 
 def _code_texts(report: Resource) -> Iterator[str]:
