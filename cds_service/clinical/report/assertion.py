@@ -17,6 +17,7 @@ NegEx/ConText style, driven by the lexicon cues. For a target phrase in a senten
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -74,19 +75,31 @@ class _CueFacts(NamedTuple):
 
     @classmethod
     def of(cls, cue: Hit) -> _CueFacts:
-        before = next((k for k in _BEFORE if k in cue.kinds), None)
-        after = next((k for k in _AFTER if k in cue.kinds), None)
+        before, after, ends_before, ends_after, pseudo = _what_kinds_say(cue.kinds)
         return cls(
             start=cue.start,
             end=cue.end,
-            before=Judgement(_BEFORE[before], cue.text) if before is not None else None,
-            after=Judgement(_AFTER[after], cue.text) if after is not None else None,
-            ends_before=bool(cue.kinds & _BEFORE_TERMINATORS),
-            ends_after=bool(cue.kinds & _TERMINATORS),
-            negation=Judgement(Assertion.NEGATED, cue.text)
-            if "pseudo" in cue.kinds and _negating(cue.text)
-            else None,
+            before=Judgement(before, cue.text) if before is not None else None,
+            after=Judgement(after, cue.text) if after is not None else None,
+            ends_before=ends_before,
+            ends_after=ends_after,
+            negation=Judgement(Assertion.NEGATED, cue.text) if pseudo and _negating(cue.text) else None,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _what_kinds_say(kinds: frozenset[str]) -> tuple[Assertion | None, Assertion | None, bool, bool, bool]:
+    """(assertion as a cue before, as a cue after, ends cues before, ends cues after, pseudo) for
+    a cue of these kinds: a lexicon has few combinations of kinds, met in every report."""
+    before = next((k for k in _BEFORE if k in kinds), None)
+    after = next((k for k in _AFTER if k in kinds), None)
+    return (
+        _BEFORE[before] if before is not None else None,
+        _AFTER[after] if after is not None else None,
+        bool(kinds & _BEFORE_TERMINATORS),
+        bool(kinds & _TERMINATORS),
+        "pseudo" in kinds,
+    )
 
 
 class SentenceCues:
@@ -158,9 +171,13 @@ class SentenceCues:
         return nearest
 
     def _after_cue(self, end: int) -> Judgement | None:
-        limit = self._after_limit(end)
+        limit: int | None = None  # worked out only when a cue stands after the span
         for cue in self._cue_facts:
-            if cue.start < end or cue.start >= limit:
+            if cue.start < end:
+                continue
+            if limit is None:
+                limit = self._after_limit(end)
+            if cue.start >= limit:
                 continue
             if cue.ends_after:
                 return None

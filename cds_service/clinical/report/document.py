@@ -48,7 +48,11 @@ class Sentence:
         self.order = order
         self.lx = lexicons
         self.prepared = lexicons.prepare(text)
-        self.cues = SentenceCues(text, lexicons, self.prepared)
+
+    @once
+    def cues(self) -> SentenceCues:
+        """Made when a word of the sentence is first judged: many sentences never are."""
+        return SentenceCues(self.text, self.lx, self.prepared)
 
     def judge(self, hit: Hit | Size) -> Judgement:
         return self.cues.judge(hit.start, hit.end)

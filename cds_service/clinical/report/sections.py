@@ -73,7 +73,7 @@ def _lines(text: str) -> list[str]:
 def _header(line: str, lexicons: CompiledLexicons) -> tuple[str, str | None, str] | None:
     """(section, unknown label, rest of the line) when the line starts a section."""
     colon = ":" in line
-    stripped = _BULLET.sub("", line, count=1) if colon and _BULLET.match(line) else line
+    stripped = _BULLET.sub("", line, count=1) if colon else line
     known = _known_header(stripped.lstrip(), lexicons)
     if known is not None:
         return known

@@ -9,13 +9,14 @@ like a new item (capital letter, digit, bullet). Decimal points ("5.2 cm") and a
 from __future__ import annotations
 
 import re
+import string
 
 _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)](?!\d)|\(?[a-h]\)(?=\s))\s*")
 _NEW_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)](?!\d)|[A-Z0-9(\"'?])")
 _END = (".", "!", "?", ";", ":")  # a line ending in one ends its paragraph
 _BOUNDARY = re.compile(r"([.!?])(?=\s+[\"'(\[]?[A-Z0-9?])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
-_LETTERS_AND_DOTS = re.compile(r"[A-Za-z.]*")
+_LETTERS_AND_DOTS = string.ascii_letters + "."
 
 
 def split_sentences(text: str, abbreviations: frozenset[str]) -> list[str]:
@@ -65,12 +66,11 @@ def _is_abbreviation(before: str, abbreviations: frozenset[str]) -> bool:
 
 def _last_word(before: str) -> str | None:
     """What `_WORD_BEFORE` finds: the letters and dots ending the text, from the first letter.
-    Read backwards: searching forwards tries, and gives up on, every word of the text."""
+    Stripped off the end: searching forwards tries, and gives up on, every word of the text."""
     if before.endswith("\n"):  # "$" may also match before that newline
         word = _WORD_BEFORE.search(before)
         return word.group(1) if word else None
-    run = _LETTERS_AND_DOTS.match(before[::-1])
-    return before[len(before) - run.end() :].lstrip(".") if run else None
+    return before[len(before.rstrip(_LETTERS_AND_DOTS)) :].lstrip(".")
 
 
 def _clean(sentence: str) -> str:
