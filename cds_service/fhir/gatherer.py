@@ -221,8 +221,10 @@ async def gather_requirements(
     sent = {r.key: classify_prefetch(request.prefetch, r.key, r.resource_type) for r in requirements}
     for key, value in sent.items():
         stats.prefetch[key] = KeyStats(value.status, _initial_fetch_result(value))
-    results = await _concurrently(*(_obtain(request, r, sent[r.key], client, stats) for r in requirements))
-    found = {requirement.key: result for requirement, result in zip(requirements, results, strict=True)}
+    found = {r.key: data for r in requirements if (data := _in_hand(r, sent[r.key])) is not None}
+    waiting = [r for r in requirements if r.key not in found]  # only these need the FHIR server
+    results = await _concurrently(*(_obtain(request, r, sent[r.key], client, stats) for r in waiting))
+    found.update({requirement.key: result for requirement, result in zip(waiting, results, strict=True)})
     for requirement in requirements:
         _insist_on(requirement, found[requirement.key])
     return found
@@ -243,6 +245,18 @@ def _insist_on(requirement: DataRequirement, data: KeyData) -> None:
     )
 
 
+def _in_hand(requirement: DataRequirement, sent: PrefetchValue) -> KeyData | None:
+    """The data when prefetch settled it without a call (no task is started for these); None
+    when the FHIR server must be asked (a missing or failed key, a Bundle with more pages)."""
+    if sent.status is PrefetchStatus.NULL:
+        return KeyData()
+    if sent.resource is None:
+        return None
+    if requirement.resource_type != "Bundle":
+        return KeyData((sent.resource,))
+    return KeyData(tuple(entry_resources(sent.resource))) if next_link(sent.resource) is None else None
+
+
 async def _obtain(
     request: HookRequest,
     requirement: DataRequirement,
@@ -250,10 +264,8 @@ async def _obtain(
     client: FhirClient | None,
     stats: GatherStats,
 ) -> KeyData:
-    if sent.status is PrefetchStatus.NULL:
-        return KeyData()
-    if sent.resource is not None:
-        return await _use_prefetched(requirement, sent.resource, client)
+    if sent.resource is not None:  # a prefetched Bundle with more pages
+        return await _with_remaining_pages(requirement, sent.resource, client)
     result, data = await _fetch(request, requirement, sent, client)
     stats.prefetch[requirement.key] = KeyStats(sent.status, result)
     if data.gap is not None:
@@ -261,14 +273,10 @@ async def _obtain(
     return data
 
 
-async def _use_prefetched(
+async def _with_remaining_pages(
     requirement: DataRequirement, resource: Resource, client: FhirClient | None
 ) -> KeyData:
-    """A prefetched read as is; a prefetched Bundle with its next pages when we may fetch them."""
-    if requirement.resource_type != "Bundle":
-        return KeyData((resource,))
-    if next_link(resource) is None:
-        return KeyData(tuple(entry_resources(resource)))
+    """A prefetched Bundle with its next pages when we may fetch them."""
     if client is None:
         gap = _gap(requirement, "prefetch has more pages and there is no FHIR access")
         return KeyData(tuple(entry_resources(resource)), gap)
@@ -409,6 +417,8 @@ async def _attachment(url: str, client: FhirClient | None) -> FetchedAttachment 
 
 async def _concurrently(*coroutines: Coroutine[Any, Any, T]) -> list[T]:
     """All at once; a failure cancels the others (``asyncio.gather`` would leave them running)."""
+    if len(coroutines) <= 1:  # nothing to overlap: no task group to set up
+        return [await coroutine for coroutine in coroutines]
     with _first_failure():
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(coroutine) for coroutine in coroutines]
