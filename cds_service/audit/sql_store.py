@@ -2,9 +2,10 @@
 
 The app is async but the database work is short and serialised by the chain anyway, so a sync
 engine in worker threads is simpler than an async driver and works the same on SQLite and
-PostgreSQL. Within one process a lock queues writers before they take a connection, so a burst
-of invocations waits on the lock rather than exhausting the pool or spinning on SQLite's busy
-handler; across processes the chain-head lock (chain.py) does the same job.
+PostgreSQL. Writers queue on a lock before they take a connection (writer_lock.py: threads, and
+processes sharing a SQLite file), so a burst of invocations waits on the lock rather than
+exhausting the pool or polling in SQLite's busy handler; on PostgreSQL the chain-head row lock
+(chain.py) queues the processes.
 
 Any database failure surfaces as ``AuditUnavailable``: the caller answers no cards (design.md
 decision 5), and ``cds_audit_store_failures_total`` counts it. After a connection failure the
@@ -16,7 +17,6 @@ always probes, and a successful probe ends the back-off.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,13 +30,14 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from cds_service.audit import chain
-from cds_service.audit.engine import WRITE, make_engine
+from cds_service.audit.engine import WRITE, make_engine, sqlite_file
 from cds_service.audit.feedback import clean_comment, distinct, first_coded, joined_comments
 from cds_service.audit.governance import governance_summary
 from cds_service.audit.group_commit import GroupCommit
 from cds_service.audit.records import FeedbackReceipt, FeedbackRecord, InvocationRecord
 from cds_service.audit.schema import card, chain_head, feedback, invocation
 from cds_service.audit.store import AlreadyRecorded, AuditUnavailable
+from cds_service.audit.writer_lock import WriterLock, writer_lock_file
 from cds_service.metrics import AUDIT_STORE_FAILURES
 
 log = logging.getLogger("cds_service.audit")
@@ -57,7 +58,7 @@ class SqlAuditStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._write_lock = threading.Lock()
+        self._writer = WriterLock(writer_lock_file(sqlite_file(engine.url)))
         self._down_until = 0.0  # time.monotonic() before which calls fail fast
         self._invocations: GroupCommit[InvocationRecord, None] = GroupCommit(self._write_invocation_batch)
 
@@ -107,6 +108,7 @@ class SqlAuditStore:
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self.engine.dispose)
+        self._writer.close()
 
     # ------------------------------------------------------------------ in worker threads
 
@@ -130,8 +132,8 @@ class SqlAuditStore:
 
     @contextmanager
     def _chain_transaction(self) -> Iterator[Connection]:
-        """One writer per process at a time, in a write transaction (BEGIN IMMEDIATE on SQLite)."""
-        with self._write_lock:
+        """One writer at a time (writer_lock.py), in a write transaction (BEGIN IMMEDIATE on SQLite)."""
+        with self._writer.held():
             self._refuse_during_outage()  # the writer before us may have just found the store down
             with self.engine.connect() as connection:
                 connection.execution_options(**WRITE)
