@@ -182,9 +182,11 @@ def _analyte_and_code(observation: Resource, terminology: Terminology) -> tuple[
 
 def _effective(observation: Resource) -> datetime | None:
     """When it was measured: effectiveDateTime, else the period's start, else ``issued``."""
+    measured = parse_fhir_datetime(observation.get("effectiveDateTime"))
+    if measured is not None:  # nearly every result: the rest is not looked at
+        return measured
     period = observation.get("effectivePeriod")
     candidates = (
-        observation.get("effectiveDateTime"),
         observation.get("effectiveInstant"),
         period.get("start") if isinstance(period, Mapping) else None,
         observation.get("issued"),

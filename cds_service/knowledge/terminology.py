@@ -62,8 +62,13 @@ class CodeSystem(_Model):
     uri: str
     aliases: tuple[str, ...] = ()  # e.g. the OID form some EHRs still send
 
-    def names(self) -> frozenset[str]:
+    @cached_property
+    def _names(self) -> frozenset[str]:
         return frozenset((self.uri, *self.aliases))
+
+    def names(self) -> frozenset[str]:
+        """Built once: every coding of every resource is checked against these."""
+        return self._names
 
 
 class Code(_Model):
