@@ -282,6 +282,19 @@ async def one_call(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -
     return elapsed * 1000
 
 
+async def warm_up(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    """Imports, lexicon compilation, pools; and the client's connections, opened one at a time.
+
+    Concurrency rises from 1 to 16 in steps, so each new connection is opened while the others
+    are busy, as a client's pool grows under load, and the kernel hands it to whichever worker is
+    idle. Sixteen connections opened in one burst would all land on the worker that wakes first
+    (it accepts every pending connection), leaving the others idle for the whole run.
+    """
+    for concurrency in range(1, CONCURRENCY + 1):
+        await asyncio.gather(*(one_call(client, SERVICE_PATH, body) for _ in range(concurrency)))
+    await throughput(client, FLOOR_PATH, body, 60)
+
+
 async def latencies(client: httpx.AsyncClient, path: str, body: dict[str, Any], count: int) -> list[float]:
     return [await one_call(client, path, body) for _ in range(count)]
 
@@ -323,8 +336,7 @@ async def measure(
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     results: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        for path in (FLOOR_PATH, SERVICE_PATH):  # warm-up: imports, lexicon compilation, pools
-            await throughput(client, path, body, 60)
+        await warm_up(client, body)
         for name, path in (("floor", FLOOR_PATH), ("report-sign", SERVICE_PATH)):
             timings = await latencies(client, path, body, count)
             results[name] = {"p50": percentile(timings, 0.5), "p99": percentile(timings, 0.99)}
