@@ -511,7 +511,7 @@ class Screen:
     text is not ASCII.
     """
 
-    def __init__(self, matchers: Sequence[Matcher]) -> None:
+    def __init__(self, matchers: Sequence[Matcher], everyday_families: Sequence[Matcher] = ()) -> None:
         self.shifts: dict[Matcher, int] = {}
         self.always = 0
         self.folding = 0
@@ -521,14 +521,16 @@ class Screen:
         self._needs: dict[int, int] = {}  # a part's bit → the bits of its other needle sets
         total = sum(len(matcher.needles) for matcher in matchers)
         shift = 0
-        # a plain phrase is looked for by its piece least used across the lexicons: "metastatic"
-        # rather than "calcification", which reports use all the time
+        # a plain phrase is looked for by its piece least used across the lexicons, and not by
+        # a word of the families nearly every sentence read uses when it has another piece:
+        # "metastatic" rather than "calcification", "mass" rather than "soft"
         used = Counter(
             piece for matcher in matchers for pieces in matcher.phrase_pieces for piece in set(pieces)
         )
+        everyday = _everyday_pieces(matchers, everyday_families)
         for matcher in matchers:
             self.shifts[matcher] = shift
-            plain = _rarest_pieces(matcher, used)
+            plain = _rarest_pieces(matcher, used, everyday)
             for index, clauses in enumerate((plain, *matcher.needles[1:])):
                 bit = 1 << (shift + index)
                 if index:
@@ -648,12 +650,24 @@ _WORD_NEEDLE = 3  # shorter runs of word characters in a needle with punctuation
 _WORDS_REMEMBERED = 20_000
 
 
-def _rarest_pieces(matcher: Matcher, used: Counter[str]) -> Clauses:
+def _everyday_pieces(matchers: Sequence[Matcher], families: Sequence[Matcher]) -> frozenset[str]:
+    """The pieces of phrases that are, or are found by, the words of these families."""
+    own = {piece for family in families for pieces in family.phrase_pieces for piece in pieces}
+    pieces = {piece for matcher in matchers for phrase in matcher.phrase_pieces for piece in phrase}
+    return frozenset(
+        piece for piece in pieces if piece in own or any(family.find(piece) for family in families)
+    )
+
+
+def _rarest_pieces(matcher: Matcher, used: Counter[str], everyday: frozenset[str]) -> Clauses:
     if not matcher.needles[0]:
         return ()
     return (
         frozenset(
-            min(pieces, key=lambda piece: (len(piece) < _WORD_NEEDLE, used[piece], -len(piece)))
+            min(
+                pieces,
+                key=lambda piece: (len(piece) < _WORD_NEEDLE, piece in everyday, used[piece], -len(piece)),
+            )
             for pieces in matcher.phrase_pieces
         ),
     )
@@ -728,7 +742,8 @@ class CompiledLexicons:
             if isinstance(value, cached_property) and name != "screen"
         ]
         built = [getattr(self, name) for name in families]
-        return Screen([matcher for matcher in built if isinstance(matcher, Matcher)])
+        everyday = [self.finding, self.soft_tissue, self.sites, self.sides, self.lower_limb]
+        return Screen([matcher for matcher in built if isinstance(matcher, Matcher)], everyday)
 
     def prepare(self, text: str) -> Prepared:
         return Prepared(text, self.screen)
