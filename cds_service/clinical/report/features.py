@@ -9,8 +9,9 @@ section (§6.29, §6.34).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from cds_service.clinical.evaluation import Depth, Laterality, ReportFeatures
 from cds_service.clinical.report.document import Sentence
@@ -70,21 +71,23 @@ def read_features(
         if lesion.sentence is not None:
             evidence.add("finding", lesion.sentence)
     finding_sentences = [s for s in sentences if s.carries_finding]
-    masses = _counting(finding_sentences, lambda s: s.mass, "associated mass", evidence)
+    masses = _counting(finding_sentences, attrgetter("mass"), "associated mass", evidence)
     described = _described(lesions, finding_sentences)
     depth = _depth(described, lexicons, evidence)
     history = read_history(sentences, evidence)
+    size = _size(described, finding_sentences, evidence)
+    patterns = _patterns(described, lexicons, evidence)
     return ReportFeatures(
-        size_cm=_size(described, finding_sentences, evidence),
+        size_cm=size,
         depth=depth,
         laterality=_finding_side(lesions, exam_side),
         exam_laterality=exam_side,
         locations=_locations(described, bool(masses)),
-        benign_patterns=_patterns(described, "benign", lexicons, evidence),
-        concerning_patterns=_patterns(described, "concerning", lexicons, evidence),
+        benign_patterns=patterns["benign"],
+        concerning_patterns=patterns["concerning"],
         associated_mass=bool(masses),
         bone_involvement=bool(
-            _counting(finding_sentences, lambda s: s.bone_involvement, "bone involvement", evidence)
+            _counting(finding_sentences, attrgetter("bone_involvement"), "bone involvement", evidence)
         ),
         growth=_growth(described, evidence),
         painful_mass=_painful_mass(sentences, evidence),
@@ -96,11 +99,13 @@ def read_features(
     )
 
 
-def _counting(sentences: Iterable[Sentence], family: object, feature: str, evidence: Evidence) -> list[Hit]:
+def _counting(
+    sentences: Iterable[Sentence], family: Callable[[Sentence], list[Hit]], feature: str, evidence: Evidence
+) -> list[Hit]:
     """Every counting hit of one family (present or possible, §6.2)."""
     found = []
     for sentence in sentences:
-        for hit in family(sentence):  # type: ignore[operator]
+        for hit in family(sentence):
             if sentence.judge(hit).counts:
                 found.append(hit)
                 evidence.add(feature, sentence)
@@ -197,19 +202,24 @@ def _locations(described: Sequence[Described], mass: bool) -> frozenset[str]:
 
 
 def _patterns(
-    described: Sequence[Described], group: str, lexicons: CompiledLexicons, evidence: Evidence
-) -> frozenset[str]:
-    """Patterns describing the lesion; an entity's usual look is not concerning (§6.24)."""
-    found: set[str] = set()
+    described: Sequence[Described], lexicons: CompiledLexicons, evidence: Evidence
+) -> dict[str, frozenset[str]]:
+    """Benign and concerning patterns describing the lesion, read in one pass (the evidence of
+    the benign ones first); an entity's usual look is not concerning (§6.24)."""
+    found: dict[str, set[str]] = {"benign": set(), "concerning": set()}
+    said: dict[str, list[tuple[str, Sentence]]] = {"benign": [], "concerning": []}
     for item in described:
         intrinsic = _intrinsic(item.lesion, lexicons, "patterns")
         for hit in item.sentence.within(item.sentence.patterns, item.clause):
             for kind in hit.kinds:
                 level, name = kind.split(":", 1)
-                if level == group and name not in intrinsic and item.sentence.judge(hit).counts:
-                    found.add(name)
-                    evidence.add(f"{group} pattern {name}", item.sentence)
-    return frozenset(found)
+                if level in found and name not in intrinsic and item.sentence.judge(hit).counts:
+                    found[level].add(name)
+                    said[level].append((f"{level} pattern {name}", item.sentence))
+    for group in ("benign", "concerning"):
+        for feature, sentence in said[group]:
+            evidence.add(feature, sentence)
+    return {group: frozenset(names) for group, names in found.items()}
 
 
 def _growth(described: Sequence[Described], evidence: Evidence) -> bool:
