@@ -92,17 +92,20 @@ class Matcher:
         regexes: dict[str, set[str]] = {}
         needles: set[str] | None = set()
         self.phrase_pieces: list[tuple[str, ...]] = []  # of each plain phrase, lower-cased
+        ends_in_words = True
         for kind, phrases in categories.items():
             for phrase in phrases:
                 if phrase.startswith(REGEX_PREFIX) or not any(ch.isalnum() for ch in phrase):
                     regexes.setdefault(phrase_pattern(phrase), set()).add(kind)
                 else:
-                    _insert(tree, _tokens(phrase))
+                    tokens = _tokens(phrase)
+                    _insert(tree, tokens)
+                    ends_in_words = ends_in_words and _ends_in_word_character(tokens)
                     self._remember(phrase, kind)
                     pieces = _plain_pieces(phrase)
                     self.phrase_pieces.append(pieces)
                     needles = None if needles is None or not pieces else needles | {max(pieces, key=len)}
-        self._plain = re.compile(_emit(tree)) if tree else None
+        self._plain, self._before = _scanner(tree, ends_in_words)
         self._lower_regexes = _RegexGroup({src: k for src, k in regexes.items() if not _case_sensitive(src)})
         self._cased_regexes = _RegexGroup({src: k for src, k in regexes.items() if _case_sensitive(src)})
         self._cased_shift = 1 + len(self._lower_regexes.needles)
@@ -158,11 +161,12 @@ class Matcher:
         lowered = lower(text)
         found: list[Hit] = []
         if self._plain is not None:
-            match = self._plain.match(lowered)
+            match = self._plain.match(self._before + lowered)
             if match is not None:
-                if not match.end():  # an empty match: only a full search can tell
+                end = match.end() - len(self._before)
+                if not end:  # an empty match: only a full search can tell
                     return self._first_at_start(text, lowered)
-                found.append(self._plain_hit(text, 0, match.end()))
+                found.append(self._plain_hit(text, 0, end))
         if not self._regex_parts:  # most lines start no section: no more to try
             return found[0] if found else None
         for group, searched in ((self._lower_regexes, lowered), (self._cased_regexes, text)):
@@ -184,9 +188,10 @@ class Matcher:
         if self._plain is None:
             return []
         kinds_of = self._kinds_of
+        before = len(self._before)
         hits = []
-        for match in self._plain.finditer(lowered):
-            start, end = match.span()
+        for match in self._plain.finditer(self._before + lowered):
+            start, end = match.start(), match.end() - before
             if end > start:
                 matched = text[start:end]
                 kinds = kinds_of.get(matched)
@@ -337,7 +342,7 @@ def _normalise(text: str) -> str:
 
 def _tokens(phrase: str) -> list[str]:
     """A plain phrase as regex pieces: characters, word separators, a continuation, an end."""
-    tokens: list[str] = [] if not phrase[:1].isalnum() else [r"(?<!\w)"]
+    tokens: list[str] = [] if not phrase[:1].isalnum() else [_AT_WORD_START]
     for index, word in enumerate(phrase.split()):
         if index:
             tokens.append(_SEPARATOR)
@@ -351,6 +356,36 @@ def _tokens(phrase: str) -> list[str]:
     ends_in_word = phrase.rstrip("*")[-1:].isalnum()
     tokens.append(_END + (r"(?!\w)" if ends_in_word else ""))
     return tokens
+
+
+_AT_WORD_START = r"(?<!\w)"
+_BEFORE_WORD = r"[^a-z0-9_](?<=\W)"  # the class rules out ASCII word characters, the look-behind the rest
+
+
+def _scanner(tree: _Trie, ends_in_words: bool) -> tuple[re.Pattern[str] | None, str]:
+    """The prefix tree as an expression, and the text to put before the lower-cased text searched.
+
+    Most phrases start a word: as written, the expression tries every character of the text
+    for a word start. When every phrase starts a word and every match ends in a word character,
+    it looks instead for a non-word character followed by a phrase, in the text after a space
+    (standing for its start), and the engine skips the letters of a word at once. Such a match
+    takes in the character before the phrase; as the searched text has the space in front, it
+    starts where the phrase starts in the lower-cased text and ends one past the phrase's end.
+    It finds the same phrases: a phrase can start right where the one before it ended only
+    after a non-word character, and no match ends in one."""
+    if not tree:
+        return None, ""
+    if ends_in_words and list(tree) == [_AT_WORD_START]:
+        return re.compile(_BEFORE_WORD + _emit(tree[_AT_WORD_START])), " "
+    return re.compile(_emit(tree)), ""
+
+
+def _ends_in_word_character(tokens: list[str]) -> bool:
+    r"""Every match of the phrase ends in a word character: its last is one, then only `\w*`."""
+    body = tokens[:-1]  # the last token ends the phrase
+    while body and body[-1] == _CONTINUES:
+        body.pop()
+    return bool(body) and len(body[-1]) == 1 and _WORD.fullmatch(body[-1]) is not None
 
 
 def _insert(tree: _Trie, tokens: list[str]) -> None:
