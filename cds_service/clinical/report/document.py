@@ -34,20 +34,44 @@ class Size:
     text: str
 
 
+class Label:
+    """A label naming no section ("L FOOT:"), shared by the sentences it heads."""
+
+    def __init__(self, text: str, lexicons: CompiledLexicons) -> None:
+        self.text = text
+        self.lx = lexicons
+
+    @once
+    def sides(self) -> list[Hit]:
+        """Its side words, found once for all its sentences."""
+        return self.lx.prepare(self.text).find(self.lx.sides)
+
+
 class Sentence:
     """One sentence of the report, with lazily matched lexicon families."""
 
     def __init__(
-        self, text: str, section: str, label: str | None, source: str, order: int, lexicons: CompiledLexicons
+        self,
+        text: str,
+        section: str,
+        label: Label | None,
+        source: str,
+        order: int,
+        lexicons: CompiledLexicons,
     ) -> None:
         self.text = text
         self.section = section
         self.carries_finding = section in FINDING_SECTIONS
-        self.label = label
+        self.label = label.text if label is not None else None
+        self._label = label
         self.source = source
         self.order = order
         self.lx = lexicons
         self.prepared = lexicons.prepare(text)
+
+    @property
+    def label_sides(self) -> list[Hit]:
+        return self._label.sides if self._label is not None else []
 
     @once
     def cues(self) -> SentenceCues:
@@ -178,8 +202,9 @@ def build_document(texts: tuple[SourceText, ...], lexicons: CompiledLexicons) ->
         for section in split.sections:
             if section.name in ("EXAM", "TECHNIQUE"):
                 exam_lines.append(section.text.strip())
+            label = Label(section.label, lexicons) if section.label is not None else None
             for text in split_sentences(section.text, lexicons.abbreviations):
                 sentences.append(
-                    Sentence(text, section.name, section.label, source_text.source, len(sentences), lexicons)
+                    Sentence(text, section.name, label, source_text.source, len(sentences), lexicons)
                 )
     return Document(tuple(sentences), tuple(exam_lines))

@@ -46,10 +46,14 @@ class Lesion:
         assert self.sentence is not None and self.hit is not None
         return self.sentence.clause_of(self.hit)
 
+    @property
+    def text(self) -> str:
+        """The sentence it is mentioned in, or the coded finding's display."""
+        return self.sentence.text if self.sentence is not None else self.coded_display or ""
+
     def mention(self) -> Mention:
-        text = self.sentence.text if self.sentence is not None else self.coded_display or ""
         return Mention(
-            text=text,
+            text=self.text,
             section=self.section,
             source=self.source,
             assertion=self.judgement.assertion,
@@ -137,7 +141,7 @@ def lesion_side(sentence: Sentence, clause: tuple[int, int], lexicons: CompiledL
         if sentence.judge(hit).counts:
             sides.add(hit.kind)
     if not sides and sentence.label:
-        sides = {hit.kind for hit in lexicons.prepare(sentence.label).find(lexicons.sides)}
+        sides = {hit.kind for hit in sentence.label_sides}
     return combine_sides(sides)
 
 
@@ -278,11 +282,10 @@ def mentions(lesions: Sequence[Lesion]) -> tuple[Mention, ...]:
     seen: set[tuple[str, Assertion]] = set()
     found = []
     for lesion in lesions:
-        mention = lesion.mention()
-        key = (" ".join(mention.text.lower().split()), mention.assertion)
+        key = (" ".join(lesion.text.lower().split()), lesion.judgement.assertion)
         if key not in seen:
             seen.add(key)
-            found.append(mention)
+            found.append(lesion.mention())
     return tuple(found)
 
 

@@ -728,7 +728,8 @@ class Prepared:
 
     def __init__(self, text: str, screen: Screen) -> None:
         self.text = text
-        self.lowered = lower(text)
+        lowered = text.lower()  # `lower`, written out for the common case
+        self.lowered = lowered if len(lowered) == len(text) else lower(text)
         self._screen = screen
         self._mask: int | None = None
 

@@ -98,7 +98,7 @@ def _body_sites(node: Any, depth: int = 0) -> Iterator[Any]:
         for key, value in node.items():
             if key == "bodySite":
                 yield from value if isinstance(value, list) else (value,)
-            elif isinstance(value, Mapping | list):
+            elif not isinstance(value, str) and isinstance(value, Mapping | list):  # most are str
                 yield from _body_sites(value, depth + 1)
     elif isinstance(node, list):
         for item in node:

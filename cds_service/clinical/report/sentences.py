@@ -24,7 +24,7 @@ def split_sentences(text: str, abbreviations: frozenset[str]) -> list[str]:
     sentences: list[str] = []
     for paragraph in _paragraphs(text):
         sentences.extend(_split_paragraph(paragraph, abbreviations))
-    return [s for s in (_clean(s) for s in sentences) if s]
+    return [s for s in map(_clean, sentences) if s]
 
 
 def _paragraphs(text: str) -> list[str]:
