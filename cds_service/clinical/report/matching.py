@@ -604,19 +604,32 @@ class Screen:
         self._mark_scan = _any_of(self._marks)
         self._spaced_marks = _by_mark({n: b for n, b in as_written.items() if _has_space(n)})
         self._spaced_mark_scan = _any_of(self._spaced_marks)
-        self._cased: dict[str, list[tuple[str, int]]] = {}
-        for needle, bits in cased.items():
-            self._cased.setdefault(needle[0], []).append((needle, bits))
+        # case-sensitive needles, by their first character; in ASCII text those without a space
+        # are looked for in each run between spaces as written too (and remembered with it)
+        self._cased = _by_first(cased)
         self._cased_scan = _any_of(self._cased)
+        self._cased_in_runs = _by_first({n: b for n, b in cased.items() if not _has_space(n)})
+        self._cased_in_runs_scan = _any_of(self._cased_in_runs)
+        self._spaced_cased = _by_first({n: b for n, b in cased.items() if _has_space(n)})
+        self._spaced_cased_scan = _any_of(self._spaced_cased)
         self._words = _WordBits(self._word_bits)
+        self._written = _WordBits(self._written_bits)
 
     def possible(self, text: str, lowered: str) -> int:
         """The bits of the parts that may match the text (lower-cased by `lower`)."""
-        ascii_only = lowered.isascii()
-        mask = self.always if ascii_only else self.always | self.folding
-        for bits in map(self._words.__getitem__, lowered.split()):
-            mask |= bits
-        mask |= _marked(self._cased_scan, self._cased, text)
+        if text.isascii():  # lower-cased run by run: each run as written tells all its needles
+            ascii_only = True
+            mask = self.always
+            for bits in map(self._written.__getitem__, text.split()):
+                mask |= bits
+            if self._spaced_cased_scan is not None:
+                mask |= _marked(self._spaced_cased_scan, self._spaced_cased, text)
+        else:
+            ascii_only = lowered.isascii()
+            mask = self.always if ascii_only else self.always | self.folding
+            for bits in map(self._words.__getitem__, lowered.split()):
+                mask |= bits
+            mask |= _marked(self._cased_scan, self._cased, text)
         if self._spaced_mark_scan is not None:
             mask |= _marked(self._spaced_mark_scan, self._spaced_marks, lowered)
         if ascii_only:
@@ -638,6 +651,19 @@ class Screen:
             for needle in set(self._scan.findall(run)):
                 bits |= self._owners[needle]
         return bits
+
+    def _written_bits(self, run: str) -> int:
+        """The bits of the needles in one run of ASCII text as written (lower-cased, it is the
+        run of the lower-cased text)."""
+        return self._words[run.lower()] | _marked(self._cased_in_runs_scan, self._cased_in_runs, run)
+
+
+def _by_first(needles: Mapping[str, int]) -> dict[str, list[tuple[str, int]]]:
+    """Needles by their first character."""
+    by_char: dict[str, list[tuple[str, int]]] = {}
+    for needle, bits in needles.items():
+        by_char.setdefault(needle[0], []).append((needle, bits))
+    return by_char
 
 
 def _has_space(needle: str) -> bool:
