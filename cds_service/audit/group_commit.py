@@ -3,7 +3,8 @@
 Every answer still waits for its own record to be committed (no card leaves unaudited), but a
 burst of concurrent invocations shares one transaction — one chain-head lock, one fsync —
 instead of queueing for one each. Measured in-process at concurrency 16 on SQLite: the audit
-store halved throughput when each record took a transaction of its own.
+store halved throughput when each record took a transaction of its own. The same queue batches
+the look-ups of recorded responses (one query, one thread hop for a burst of calls).
 """
 
 from __future__ import annotations

@@ -44,6 +44,9 @@ log = logging.getLogger("cds_service.audit")
 
 T = TypeVar("T")
 
+Response = dict[str, Any]  # a CDS Hooks response as recorded
+Found = Response | BaseException | None  # per look-up: the response, none, or its own failure
+
 OUTAGE_BACKOFF_S = 1.0
 CONNECTIVITY_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError)
 
@@ -61,6 +64,7 @@ class SqlAuditStore:
         self._writer = WriterLock(writer_lock_file(sqlite_file(engine.url)))
         self._down_until = 0.0  # time.monotonic() before which calls fail fast
         self._invocations: GroupCommit[InvocationRecord, None] = GroupCommit(self._write_invocation_batch)
+        self._lookups: GroupCommit[tuple[str, str], Response | None] = GroupCommit(self._read_response_batch)
 
     @classmethod
     def from_url(cls, database_url: str) -> SqlAuditStore:
@@ -74,7 +78,11 @@ class SqlAuditStore:
         return await self._run(lambda: self._write_invocations(records), fail_fast=True)
 
     async def recorded_response(self, service: str, hook_instance: str) -> dict[str, Any] | None:
-        return await self._run(lambda: self._read_response(service, hook_instance), fail_fast=True)
+        """Concurrent look-ups share one query, as concurrent records share one transaction."""
+        return await self._lookups.submit((service, hook_instance))
+
+    async def _read_response_batch(self, keys: list[tuple[str, str]]) -> list[Found]:
+        return await self._run(lambda: self._read_responses(keys), fail_fast=True)
 
     async def record_feedback(
         self,
@@ -144,13 +152,15 @@ class SqlAuditStore:
         with self.engine.connect() as connection:
             connection.execute(select(chain_head.c.last_seq)).one()
 
-    def _read_response(self, service: str, hook_instance: str) -> dict[str, Any] | None:
-        query = select(invocation.c.response).where(
-            invocation.c.service == service, invocation.c.hook_instance == hook_instance
+    def _read_responses(self, keys: list[tuple[str, str]]) -> list[Found]:
+        """The recorded response of each (service, hookInstance), None where there is none."""
+        query = select(invocation.c.service, invocation.c.hook_instance, invocation.c.response).where(
+            invocation.c.service.in_({service for service, _ in keys}),
+            invocation.c.hook_instance.in_({hook_instance for _, hook_instance in keys}),
         )
         with self.engine.connect() as connection:
-            response: dict[str, Any] | None = connection.execute(query).scalar_one_or_none()
-        return response
+            found = {(row.service, row.hook_instance): row.response for row in connection.execute(query)}
+        return [found.get(key) for key in keys]
 
     def _read_answered(self, report_ids: Sequence[str], since: datetime) -> set[tuple[str, str]]:
         if not report_ids:

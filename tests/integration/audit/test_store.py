@@ -61,6 +61,25 @@ async def test_unknown_hook_instance_has_no_recorded_response(store: SqlAuditSto
     assert await store.recorded_response("calcification-report-sign", "never-seen") is None
 
 
+async def test_concurrent_look_ups_each_get_their_own_recorded_response(store: SqlAuditStore) -> None:
+    """Look-ups made together share one query; each still gets its own answer (decision 4),
+    keyed by service and hookInstance together."""
+    recorded = [make_record(number) for number in range(6)]
+    patient_view = "calcification-patient-view"
+    other_service = make_record(9, hook_instance=recorded[0].hook_instance, service=patient_view)
+    for record in [*recorded, other_service]:
+        await store.record_invocation(record)
+    asked = [(r.service, r.hook_instance) for r in recorded]
+    asked += [("calcification-patient-view", recorded[1].hook_instance), (recorded[2].service, "never-seen")]
+
+    answers = await asyncio.gather(*(store.recorded_response(service, hook) for service, hook in asked))
+
+    assert answers == [*(r.response for r in recorded), None, None]
+    assert await store.recorded_response(other_service.service, other_service.hook_instance) == (
+        other_service.response
+    )
+
+
 async def test_a_repeated_hook_instance_keeps_the_first_record(store: SqlAuditStore) -> None:
     first = make_record(hook_instance="same-instance")
     again = make_record(2, hook_instance="same-instance")
