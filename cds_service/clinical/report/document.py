@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import overload
 
 from cds_service.clinical.report.assertion import Judgement, SentenceCues
 from cds_service.clinical.report.matching import CompiledLexicons, Hit, once
@@ -17,8 +18,11 @@ from cds_service.clinical.report.text import SourceText
 
 _NUMBER = r"\d+(?:[.,]\d+)?"
 _UNIT = r"(?:cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
+# the first number's first digit comes first, its look-behind after it ("(?<![\w.])\d+" as
+# "\d(?<![\w.]\d)\d*"): the engine then skips to the next digit instead of trying every character
+_FIRST_NUMBER = r"\d(?<![\w.]\d)\d*(?:[.,]\d+)?"
 _SIZE = re.compile(
-    rf"(?<![\w.]){_NUMBER}(?:\s*{_UNIT})?(?:\s*(?:x|×|\*|by|-|–|to)\s*{_NUMBER}(?:\s*{_UNIT})?){{0,2}}"
+    rf"{_FIRST_NUMBER}(?:\s*{_UNIT})?(?:\s*(?:x|×|\*|by|-|–|to)\s*{_NUMBER}(?:\s*{_UNIT})?){{0,2}}"
     rf"\s*{_UNIT}(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
@@ -26,12 +30,41 @@ _ASCII_DIGIT = re.compile("[0-9]")  # in ASCII text, the only characters str.isd
 _SIZE_PART = re.compile(rf"({_NUMBER})\s*({_UNIT})?", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Size:
+    """A measurement (never changed once made; not frozen, as `Hit`)."""
+
     start: int
     end: int
     cm: float
     text: str
+
+
+class _Family:
+    """A sentence's hits of one lexicon family (named as in `CompiledLexicons`), found when
+    first asked for and then kept in the sentence; when `keep` is given, only the hits of that
+    category (the family's other phrases only stop shorter words matching inside them)."""
+
+    def __init__(self, family: str, keep: str | None = None) -> None:
+        self._family = family
+        self._keep = keep
+        self._name = family
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, sentence: None, owner: type | None = None) -> _Family: ...
+    @overload
+    def __get__(self, sentence: Sentence, owner: type | None = None) -> list[Hit]: ...
+    def __get__(self, sentence: Sentence | None, owner: type | None = None) -> list[Hit] | _Family:
+        if sentence is None:
+            return self
+        hits = sentence.prepared.find(getattr(sentence.lx, self._family))
+        if self._keep is not None and hits:
+            hits = [hit for hit in hits if self._keep in hit.kinds]
+        sentence.__dict__[self._name] = hits
+        return hits
 
 
 class Label:
@@ -111,53 +144,18 @@ class Sentence:
             return []
         return self.prepared.find(self.lx.entities)
 
-    @once
-    def sites(self) -> list[Hit]:
-        return self.prepared.find(self.lx.sites)
-
-    @once
-    def sides(self) -> list[Hit]:
-        return self.prepared.find(self.lx.sides)
-
-    @once
-    def depth(self) -> list[Hit]:
-        return self.prepared.find(self.lx.depth)
-
-    @once
-    def patterns(self) -> list[Hit]:
-        return self.prepared.find(self.lx.patterns)
-
-    @once
-    def locations(self) -> list[Hit]:
-        return self.prepared.find(self.lx.locations)
-
-    @once
-    def mass(self) -> list[Hit]:
-        return [hit for hit in self.prepared.find(self.lx.mass) if "mass" in hit.kinds]
-
-    @once
-    def bone_involvement(self) -> list[Hit]:
-        return self.prepared.find(self.lx.bone_involvement)
-
-    @once
-    def growth(self) -> list[Hit]:
-        return self.prepared.find(self.lx.growth)
-
-    @once
-    def pain(self) -> list[Hit]:
-        return self.prepared.find(self.lx.pain)
-
-    @once
-    def history(self) -> list[Hit]:
-        return self.prepared.find(self.lx.history)
-
-    @once
-    def malignancy(self) -> list[Hit]:
-        return [hit for hit in self.prepared.find(self.lx.malignancy) if "malignancy" in hit.kinds]
-
-    @once
-    def separate(self) -> list[Hit]:
-        return self.prepared.find(self.lx.separate_lesion)
+    sites = _Family("sites")
+    sides = _Family("sides")
+    depth = _Family("depth")
+    patterns = _Family("patterns")
+    locations = _Family("locations")
+    mass = _Family("mass", keep="mass")
+    bone_involvement = _Family("bone_involvement")
+    growth = _Family("growth")
+    pain = _Family("pain")
+    history = _Family("history")
+    malignancy = _Family("malignancy", keep="malignancy")
+    separate = _Family("separate_lesion")
 
     @once
     def sizes(self) -> list[Size]:
