@@ -128,7 +128,10 @@ class SentenceCues:
         # cues in changes nothing below: cues are sorted and apart, so an after-cue is looked
         # for only from `end`, and the before-cues end where the first cue reaching past
         # `start` stands.
-        for cue in self._cue_facts:
+        facts = self._cue_facts
+        if not facts:  # most sentences: only a question mark can say anything
+            return _QUESTION if self._question_mark(start, end) else _PRESENT
+        for cue in facts:
             if cue.negation is not None and cue.start < end and start < cue.end:
                 return cue.negation
         after = self._after_cue(end)

@@ -99,7 +99,7 @@ def _targets(sentence: Sentence, lexicons: CompiledLexicons) -> list[tuple[Hit, 
     targets: list[tuple[Hit, str, Hit | None]] = []
     for entity in entity_hits:
         inner = [f for f in sentence.finding_hits if f.overlaps(entity.start, entity.end)]
-        nature = inner[0].kind if inner else _entity_nature(entity, lexicons)
+        nature = inner[0].kind if inner else _entity_nature(entity, sentence, lexicons)
         targets.append((entity, nature, entity))
     for finding in sentence.finding_hits:
         if not any(finding.overlaps(e.start, e.end) for e in entity_hits):
@@ -107,8 +107,9 @@ def _targets(sentence: Sentence, lexicons: CompiledLexicons) -> list[tuple[Hit, 
     return sorted(targets, key=lambda target: target[0].start)
 
 
-def _entity_nature(entity: Hit, lexicons: CompiledLexicons) -> str:
-    found = lexicons.prepare(entity.text).find(lexicons.finding)
+def _entity_nature(entity: Hit, sentence: Sentence, lexicons: CompiledLexicons) -> str:
+    """What the entity's own name says it is ("myositis ossificans"), else calcific."""
+    found = sentence.prepared.search_within(lexicons.finding, entity.start, entity.end)
     return found[0].kind if found else "calcific"
 
 
