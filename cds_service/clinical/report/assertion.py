@@ -75,30 +75,24 @@ class _CueFacts(NamedTuple):
 
     @classmethod
     def of(cls, cue: Hit) -> _CueFacts:
-        before, after, ends_before, ends_after, pseudo = _what_kinds_say(cue.kinds)
-        return cls(
-            start=cue.start,
-            end=cue.end,
-            before=Judgement(before, cue.text) if before is not None else None,
-            after=Judgement(after, cue.text) if after is not None else None,
-            ends_before=ends_before,
-            ends_after=ends_after,
-            negation=Judgement(Assertion.NEGATED, cue.text) if pseudo and _negating(cue.text) else None,
-        )
+        return cls(cue.start, cue.end, *_what_cue_says(cue.kinds, cue.text))
 
 
-@functools.lru_cache(maxsize=256)
-def _what_kinds_say(kinds: frozenset[str]) -> tuple[Assertion | None, Assertion | None, bool, bool, bool]:
-    """(assertion as a cue before, as a cue after, ends cues before, ends cues after, pseudo) for
-    a cue of these kinds: a lexicon has few combinations of kinds, met in every report."""
+_Said = tuple[Judgement | None, Judgement | None, bool, bool, Judgement | None]
+
+
+@functools.lru_cache(maxsize=1024)
+def _what_cue_says(kinds: frozenset[str], text: str) -> _Said:
+    """`_CueFacts` but the cue's place, for a cue of these kinds written so: reports use the same
+    few cues again and again ("no", "likely"), and the judgements are never changed."""
     before = next((k for k in _BEFORE if k in kinds), None)
     after = next((k for k in _AFTER if k in kinds), None)
     return (
-        _BEFORE[before] if before is not None else None,
-        _AFTER[after] if after is not None else None,
+        Judgement(_BEFORE[before], text) if before is not None else None,
+        Judgement(_AFTER[after], text) if after is not None else None,
         bool(kinds & _BEFORE_TERMINATORS),
         bool(kinds & _TERMINATORS),
-        "pseudo" in kinds,
+        Judgement(Assertion.NEGATED, text) if "pseudo" in kinds and _negating(text) else None,
     )
 
 

@@ -140,9 +140,9 @@ class Sentence:
 
     @once
     def entity_hits(self) -> list[Hit]:
-        if self._outside_soft_tissue:
-            return []
-        return self.prepared.find(self.lx.entities)
+        """Names of benign entities, none where the sentence places them outside soft tissue."""
+        hits = self.prepared.find(self.lx.entities)
+        return [] if hits and self._outside_soft_tissue else hits
 
     sites = _Family("sites")
     sides = _Family("sides")
