@@ -154,12 +154,8 @@ class SqlAuditStore:
 
     def _read_responses(self, keys: list[tuple[str, str]]) -> list[Found]:
         """The recorded response of each (service, hookInstance), None where there is none."""
-        query = select(invocation.c.service, invocation.c.hook_instance, invocation.c.response).where(
-            invocation.c.service.in_({service for service, _ in keys}),
-            invocation.c.hook_instance.in_({hook_instance for _, hook_instance in keys}),
-        )
         with self.engine.connect() as connection:
-            found = {(row.service, row.hook_instance): row.response for row in connection.execute(query)}
+            found = _responses_on_record(connection, keys)
         return [found.get(key) for key in keys]
 
     def _read_answered(self, report_ids: Sequence[str], since: datetime) -> set[tuple[str, str]]:
@@ -181,10 +177,11 @@ class SqlAuditStore:
             head = chain.lock_head(connection)
             next_seq = head[0] + 1
             rows: list[chain.PendingRecord] = []
-            written: dict[tuple[str, str], dict[str, Any]] = {}
+            # on record before this batch, then also those this batch writes (a repeat within it)
+            written = _responses_on_record(connection, [(r.service, r.hook_instance) for r in records])
             for record in records:
                 key = (record.service, record.hook_instance)
-                existing = written.get(key) or self._recorded_in(connection, *key)
+                existing = written.get(key)
                 if existing is not None:
                     outcomes.append(AlreadyRecorded(existing))
                     continue
@@ -196,12 +193,6 @@ class SqlAuditStore:
             if rows:
                 chain.append(connection, rows, head)
         return outcomes
-
-    def _recorded_in(self, connection: Connection, service: str, hook_instance: str) -> Any:
-        query = select(invocation.c.response).where(
-            invocation.c.service == service, invocation.c.hook_instance == hook_instance
-        )
-        return connection.execute(query).scalar_one_or_none()
 
     def _write_feedback(
         self, service: str, items: Sequence[FeedbackRecord], client_issuer: str | None, received_at: datetime
@@ -227,6 +218,17 @@ class SqlAuditStore:
 def _short(failure: BaseException) -> str:
     """The first line of a driver error: enough to act on, without the SQL and parameters."""
     return (str(failure).strip().splitlines() or [type(failure).__name__])[0][:300]
+
+
+def _responses_on_record(
+    connection: Connection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], Response]:
+    """The recorded responses among these (service, hookInstance) pairs, in one query."""
+    query = select(invocation.c.service, invocation.c.hook_instance, invocation.c.response).where(
+        invocation.c.service.in_({service for service, _ in keys}),
+        invocation.c.hook_instance.in_({hook_instance for _, hook_instance in keys}),
+    )
+    return {(row.service, row.hook_instance): row.response for row in connection.execute(query)}
 
 
 def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
