@@ -93,6 +93,19 @@ async def test_a_repeated_hook_instance_keeps_the_first_record(store: SqlAuditSt
     assert count(store, invocation) == 1
 
 
+async def test_a_hook_instance_repeated_within_one_batch_is_recorded_once(store: SqlAuditStore) -> None:
+    first = make_record(hook_instance="twice-at-once")
+    again = make_record(2, hook_instance="twice-at-once")
+
+    outcomes = await asyncio.gather(
+        store.record_invocation(first), store.record_invocation(again), return_exceptions=True
+    )
+
+    assert outcomes[0] is None and isinstance(outcomes[1], AlreadyRecorded)
+    assert outcomes[1].response == first.response
+    assert count(store, invocation) == 1
+
+
 async def test_the_same_hook_instance_for_another_service_is_another_invocation(store: SqlAuditStore) -> None:
     await store.record_invocation(make_record(hook_instance="shared"))
     await store.record_invocation(
