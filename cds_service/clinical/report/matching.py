@@ -92,6 +92,7 @@ class Matcher:
         regexes: dict[str, set[str]] = {}
         needles: set[str] | None = set()
         self.phrase_pieces: list[tuple[str, ...]] = []  # of each plain phrase, lower-cased
+        self.whole_pieces: list[frozenset[str]] = []  # those standing as whole words
         ends_in_words = True
         for kind, phrases in categories.items():
             for phrase in phrases:
@@ -104,6 +105,7 @@ class Matcher:
                     self._remember(phrase, kind)
                     pieces = _plain_pieces(phrase)
                     self.phrase_pieces.append(pieces)
+                    self.whole_pieces.append(_whole_pieces(phrase))
                     needles = None if needles is None or not pieces else needles | {max(pieces, key=len)}
         self._plain, self._before = _scanner(tree, ends_in_words)
         self._lower_regexes = _RegexGroup({src: k for src, k in regexes.items() if not _case_sensitive(src)})
@@ -423,6 +425,24 @@ def _plain_pieces(phrase: str) -> tuple[str, ...]:
     )
 
 
+def _whole_pieces(phrase: str) -> frozenset[str]:
+    """The pieces of a plain phrase that stand as whole words in every text it matches: its
+    words of word characters only (no hyphen, no continuation), between its separators and the
+    word start and end `_tokens` puts around it."""
+    words = phrase.split()
+    starts_word = phrase[:1].isalnum()
+    ends_word = phrase.rstrip("*")[-1:].isalnum()
+    whole = set()
+    for index, word in enumerate(words):
+        piece = word.lower()
+        if not _WORD.fullmatch(piece):
+            continue
+        if (index == 0 and not starts_word) or (index == len(words) - 1 and not ends_word):
+            continue
+        whole.add(piece)
+    return frozenset(whole)
+
+
 def _parser() -> ModuleType | None:
     try:
         return importlib.import_module("re._parser")  # the standard library's own parser (3.11+)
@@ -453,6 +473,7 @@ Clauses = tuple[frozenset[str], ...]
 """Sets of needles, lower-cased; a needle starting with `CASED` must stand in the text as
 written (it comes from a case-sensitive part of an expression run on the text as written)."""
 CASED = "\x00"
+WHOLE = "\x01"  # a needle that stands as a whole word of the lower-cased text
 _CLAUSES_KEPT = 3
 
 
@@ -509,7 +530,10 @@ def _usable(literals: set[str], *, cased: bool) -> frozenset[str] | None:
     """Literal text as needles: lower-cased, or marked when matched case-sensitively; None if
     one has a letter that matches an ASCII letter when case is ignored (the long s, the Kelvin
     sign): in ASCII text its absence would prove nothing."""
-    if not all(literal and CASED not in literal and all(map(_folds_apart, literal)) for literal in literals):
+    if not all(
+        literal and CASED not in literal and WHOLE not in literal and all(map(_folds_apart, literal))
+        for literal in literals
+    ):
         return None
     return frozenset(CASED + literal if cased else literal.lower() for literal in literals)
 
@@ -532,12 +556,14 @@ class Screen:
 
     Each part of a family (its plain phrases, each regular expression) gets a bit, set when the
     text holds a needle of its first set, and cleared again when it lacks every needle of
-    another of its sets. Needles are looked for in three ways:
+    another of its sets. Needles are looked for in four ways:
 
     - a needle of word characters, or the run of three or more word characters in a needle
       with punctuation ("there" in "there's"), lies inside one word of any text holding the
       needle, so each run of text between spaces is scanned once for all of them (and
       remembered: runs recur from report to report);
+    - a plain phrase's word that its phrase keeps whole ("rt") is looked up among the words of
+      each run, when the run is first met;
     - other needles with punctuation ("s/p", ";") are looked for as they are, in each run
       between spaces too (remembered with it) unless they hold a space;
     - case-sensitive needles ("HO", "L" before a limb) are looked for in the text as written.
@@ -553,6 +579,7 @@ class Screen:
         in_words: dict[str, int] = {}
         as_written: dict[str, int] = {}  # punctuation needles: in the lower-cased text
         cased: dict[str, int] = {}  # in the text as written
+        whole_words: dict[str, int] = {}  # words of the lower-cased text, whole
         self._needs: dict[int, int] = {}  # a part's bit → the bits of its other needle sets
         total = sum(len(matcher.needles) for matcher in matchers)
         shift = 0
@@ -582,6 +609,8 @@ class Screen:
                         run = max(_WORD.findall(needle), key=len, default="")
                         if needle.startswith(CASED):
                             owners, key = cased, needle[len(CASED) :]
+                        elif needle.startswith(WHOLE):
+                            owners, key = whole_words, needle[len(WHOLE) :]
                         elif run == needle or len(run) >= _WORD_NEEDLE:
                             owners, key = in_words, run
                         else:
@@ -612,6 +641,7 @@ class Screen:
         self._cased_in_runs_scan = _any_of(self._cased_in_runs)
         self._spaced_cased = _by_first({n: b for n, b in cased.items() if _has_space(n)})
         self._spaced_cased_scan = _any_of(self._spaced_cased)
+        self._whole_words = whole_words
         self._words = _WordBits(self._word_bits)
         self._written = _WordBits(self._written_bits)
 
@@ -650,6 +680,8 @@ class Screen:
         if self._scan is not None:
             for needle in set(self._scan.findall(run)):
                 bits |= self._owners[needle]
+        for word in _WORD.findall(run):
+            bits |= self._whole_words.get(word, 0)
         return bits
 
     def _written_bits(self, run: str) -> int:
@@ -721,17 +753,17 @@ def _everyday_pieces(matchers: Sequence[Matcher], families: Sequence[Matcher]) -
 
 
 def _rarest_pieces(matcher: Matcher, used: Counter[str], everyday: frozenset[str]) -> Clauses:
+    """Each plain phrase's rarest piece; one its phrase keeps a whole word is looked for as one
+    (`WHOLE`): "rt" is then not found in "artery"."""
     if not matcher.needles[0]:
         return ()
-    return (
-        frozenset(
-            min(
-                pieces,
-                key=lambda piece: (len(piece) < _WORD_NEEDLE, piece in everyday, used[piece], -len(piece)),
-            )
-            for pieces in matcher.phrase_pieces
-        ),
-    )
+    needles = set()
+    for pieces, whole in zip(matcher.phrase_pieces, matcher.whole_pieces, strict=True):
+        piece = min(
+            pieces, key=lambda piece: (len(piece) < _WORD_NEEDLE, piece in everyday, used[piece], -len(piece))
+        )
+        needles.add(WHOLE + piece if piece in whole else piece)
+    return (frozenset(needles),)
 
 
 def _any_of(chars: Iterable[str]) -> re.Pattern[str] | None:
