@@ -167,8 +167,8 @@ def _holds_error_outcome(bundle: Mapping[str, Any]) -> bool:
     those do not make the Bundle an error, they are skipped when the entries are read.
     """
     for entry in bundle.get("entry") or ():
-        resource = entry.get("resource") if isinstance(entry, Mapping) else None
-        if isinstance(resource, Mapping) and resource.get("resourceType") == "OperationOutcome":
+        resource = entry.get("resource") if isinstance(entry, dict) else None  # parsed JSON
+        if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
             issues = resource.get("issue") or ()
             if any(isinstance(i, Mapping) and i.get("severity") in _ERROR_SEVERITIES for i in issues):
                 return True
