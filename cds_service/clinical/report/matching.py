@@ -249,6 +249,17 @@ def _without_word_backtracking(source: str) -> str:
     return source if "\\\\" in source else source.replace(r"\w+\s+", r"\w++\s+")
 
 
+_LEADING_WORDS = re.compile(r"\(\?:\\w\+\+\\s\+\)(?:\?|\{0,\d*\})(?![?+])")
+
+
+def _after_leading_words(source: str) -> str | None:
+    r"""What follows optional leading words (``(?:\w++\s+)?`` or ``{0,n}``, after
+    `_without_word_backtracking`): every match of the source holds a match of it (of one of its
+    alternatives when it has several, the words leading only the first)."""
+    leading = _LEADING_WORDS.match(source)
+    return source[leading.end() :] or None if leading else None
+
+
 _Entry = tuple[re.Pattern[str], frozenset[str], bool]  # (pattern, kinds, needs a word start)
 _Combined = tuple[re.Pattern[str], list[_Entry]]  # one alternation of some entries, and those
 
@@ -270,6 +281,13 @@ class _RegexGroup:
             self._bare.append(bare)
         self.needles: tuple[Clauses, ...] = tuple(regex_needles(source, self._flags) for source in sources)
         self._all = (1 << len(self._entries)) - 1
+        # the phrases led by optional words ("(?:\w+\s+)?artery ... calcif"): tried at every
+        # letter of a text, each a word's length; first their rest must be found somewhere
+        self._rests = [
+            (1 << index, re.compile(rest, self._flags))
+            for index, rest in enumerate(map(_after_leading_words, self._bare))
+            if rest is not None
+        ]
         self.active = bool(self._entries)
         # the alternation of each subset of the phrases met so far, by its bits: a phrase that
         # matches nowhere in a text changes nothing when left out of the alternation
@@ -291,6 +309,9 @@ class _RegexGroup:
     def hits(self, searched: str, original: str, possible: int = -1) -> list[Hit]:
         """The matches in `searched`; `possible` has a bit for each phrase that may match."""
         bits = possible & self._all
+        for bit, rest in self._rests:
+            if bits & bit and rest.search(searched) is None:
+                bits ^= bit  # it matches nowhere: left out, it changes nothing
         if not bits:
             return []
         combined, entries = self._subset(bits)
