@@ -842,6 +842,25 @@ def anchored(phrases: Iterable[str], *, at_end: bool) -> re.Pattern[str]:
     return re.compile(source, re.IGNORECASE)
 
 
+class EndAnchored:
+    """`anchored(phrases, at_end=True)`, searched only when the text holds a needle of one of
+    the phrases: the search tries every phrase at every character, and most texts (the words
+    before a measurement) hold none. Needles hold in ASCII text only (see `Matcher.needles`)."""
+
+    def __init__(self, phrases: Sequence[str]) -> None:
+        self._pattern = anchored(phrases, at_end=True)
+        clauses = [regex_needles(phrase_pattern(phrase), re.IGNORECASE) for phrase in phrases]
+        needles = {needle for phrase in clauses if phrase for needle in phrase[0]}
+        usable = phrases and all(clauses) and not any(needle.startswith(CASED) for needle in needles)
+        by_length = sorted(needles, key=len, reverse=True)
+        self._needles = re.compile("|".join(map(re.escape, by_length))) if usable else None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self._needles is not None and text.isascii() and self._needles.search(text.lower()) is None:
+            return None
+        return self._pattern.search(text)
+
+
 class CompiledLexicons:
     """The artifact's lexicons as matchers, built lazily, one attribute per family."""
 
@@ -1026,8 +1045,8 @@ class CompiledLexicons:
         return anchored(self.lexicons.sizes.not_size_after, at_end=False)
 
     @cached_property
-    def size_not_before(self) -> re.Pattern[str]:
-        return anchored(self.lexicons.sizes.not_size_before, at_end=True)
+    def size_not_before(self) -> EndAnchored:
+        return EndAnchored(self.lexicons.sizes.not_size_before)
 
     @cached_property
     def lower_limb(self) -> Matcher:
