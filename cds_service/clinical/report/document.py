@@ -118,6 +118,8 @@ class Sentence:
         return self.cues.clause(hit.start, hit.end)
 
     def within(self, hits: list[Hit], bounds: tuple[int, int]) -> list[Hit]:
+        if not hits:  # most families find nothing in most sentences
+            return []
         low, high = bounds
         return [hit for hit in hits if hit.start >= low and hit.end <= high]
 

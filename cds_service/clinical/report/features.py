@@ -9,7 +9,7 @@ section (§6.29, §6.34).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -42,10 +42,12 @@ class Evidence:
     """(feature, sentence) pairs, each pair once, in the order found."""
 
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    _seen: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def add(self, feature: str, sentence: Sentence) -> None:
         pair = (feature, sentence.text)
-        if pair not in self.pairs:
+        if pair not in self._seen:
+            self._seen.add(pair)
             self.pairs.append(pair)
 
 
@@ -176,12 +178,11 @@ def _depth(described: Sequence[Described], lexicons: CompiledLexicons, evidence:
     return Depth.SUPERFICIAL if superficial else Depth.UNKNOWN
 
 
-def _intrinsic(lesion: Lesion | None, lexicons: CompiledLexicons, what: str) -> frozenset[str]:
+def _intrinsic(lesion: Lesion | None, lexicons: CompiledLexicons, what: str) -> Collection[str]:
     if lesion is None or lesion.entity is None:
-        return frozenset()
+        return ()
     entity = lexicons.entity_by_name[lesion.entity]
-    names = entity.intrinsic_locations if what == "locations" else entity.intrinsic_patterns
-    return frozenset(names)
+    return entity.intrinsic_locations if what == "locations" else entity.intrinsic_patterns
 
 
 def _locations(described: Sequence[Described], mass: bool) -> frozenset[str]:
