@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import overload
 
 from cds_service.clinical.report.assertion import Judgement, SentenceCues
-from cds_service.clinical.report.matching import CompiledLexicons, Hit, once
+from cds_service.clinical.report.matching import CompiledLexicons, Hit, Prepared, once
 from cds_service.clinical.report.sections import FINDING_SECTIONS, split_sections
 from cds_service.clinical.report.sentences import split_sentences
 from cds_service.clinical.report.text import SourceText
@@ -100,7 +100,7 @@ class Sentence:
         self.source = source
         self.order = order
         self.lx = lexicons
-        self.prepared = lexicons.prepare(text)
+        self.prepared = Prepared(text, lexicons.screen)
 
     @property
     def label_sides(self) -> list[Hit]:

@@ -160,7 +160,9 @@ class Matcher:
 
     def find_at_start(self, text: str) -> Hit | None:
         """The first hit of `find(text)` if it starts the text, else None (a section label)."""
-        lowered = lower(text)
+        lowered = text.lower()  # `lower`, written out for the common case
+        if len(lowered) != len(text):
+            lowered = lower(text)
         found: list[Hit] = []
         if self._plain is not None:
             match = self._plain.match(self._before + lowered)

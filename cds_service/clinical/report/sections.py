@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cds_service.clinical.report.matching import CompiledLexicons
+from cds_service.clinical.report.matching import CompiledLexicons, Hit
 
 FINDING_SECTIONS = frozenset({"FINDINGS", "IMPRESSION", "ADDENDUM", "RECOMMENDATION"})
 EXAM_SECTIONS = frozenset({"EXAM", "TECHNIQUE"})
@@ -73,8 +73,9 @@ def _lines(text: str) -> list[str]:
 def _header(line: str, lexicons: CompiledLexicons) -> tuple[str, str | None, str] | None:
     """(section, unknown label, rest of the line) when the line starts a section."""
     colon = ":" in line
-    stripped = _BULLET.sub("", line, count=1) if colon else line
-    known = _known_header(stripped.lstrip(), lexicons)
+    stripped = (_BULLET.sub("", line, count=1) if colon else line).lstrip()
+    hit = lexicons.sections.find_at_start(stripped[:60])
+    known = _known_header(stripped, hit) if hit is not None else None
     if known is not None:
         return known
     unknown = _UNKNOWN_LABEL.match(line) if colon else None
@@ -83,10 +84,8 @@ def _header(line: str, lexicons: CompiledLexicons) -> tuple[str, str | None, str
     return None
 
 
-def _known_header(line: str, lexicons: CompiledLexicons) -> tuple[str, str | None, str] | None:
-    hit = lexicons.sections.find_at_start(line[:60])
-    if hit is None:
-        return None
+def _known_header(line: str, hit: Hit) -> tuple[str, str | None, str] | None:
+    """The section a line starts with this label, unless the label only starts a sentence."""
     name = hit.kind
     after = line[hit.end :]
     if name == "ADDENDUM":
