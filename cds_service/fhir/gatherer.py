@@ -322,9 +322,10 @@ async def gather_report_dependents(
     Results already in hand (contained in the report, or among the labs gathered) are not
     fetched again. Run it inside ``Deadline.enforced()``.
     """
-    results, attachments = await _concurrently(
-        _report_results(report, client, known_observations), _report_attachments(report, client)
-    )
+    results_step = _report_results(report, client, known_observations)
+    if not _url_only_forms(report):  # the usual report carries its text: no second task to run
+        return await results_step
+    results, attachments = await _concurrently(results_step, _report_attachments(report, client))
     return ReportDependents(results.results, attachments.attachments, (*results.gaps, *attachments.gaps))
 
 
