@@ -243,6 +243,17 @@ def _case_sensitive(source: str) -> bool:
     return "(?-i:" in source or bool(_LETTER_OUTSIDE_ESCAPE.search(re.sub(r"\\[A-Za-z]", "", source)))
 
 
+_CASED_BOUNDARY_LETTER = re.compile(r"\(\?-i:\\b([A-Za-z])(?![*+?{])")
+
+
+def _capital_after_boundary(source: str) -> str:
+    r"""``(?-i:\bL`` (a case-sensitive letter starting a word, "L knee") as ``(?-i:L(?<!\wL)``:
+    the same test, but one the engine gives up at once wherever that letter does not stand."""
+    if "\\\\" in source:  # an escaped backslash: leave it as written
+        return source
+    return _CASED_BOUNDARY_LETTER.sub(lambda m: f"(?-i:{m[1]}(?<!\\w{m[1]})", source)
+
+
 def _without_word_backtracking(source: str) -> str:
     r"""``\w+\s+`` (a word and the spaces after it, "(?:\w+\s+){0,3}") as ``\w++\s+``: the word
     can only end where the spaces start, so giving back its letters one by one, as the engine
@@ -278,7 +289,7 @@ class _RegexGroup:
         for source in sources:
             bare = _WORD_START.sub("", source, count=1)
             word_start = bare != source
-            bare = _without_word_backtracking(bare)
+            bare = _capital_after_boundary(_without_word_backtracking(bare))
             self._entries.append((re.compile(bare, self._flags), frozenset(regexes[source]), word_start))
             self._bare.append(bare)
         self.needles: tuple[Clauses, ...] = tuple(regex_needles(source, self._flags) for source in sources)
