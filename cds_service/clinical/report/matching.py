@@ -243,6 +243,31 @@ def _case_sensitive(source: str) -> bool:
     return "(?-i:" in source or bool(_LETTER_OUTSIDE_ESCAPE.search(re.sub(r"\\[A-Za-z]", "", source)))
 
 
+_LOOKS_BEHIND_THEN_LITERAL = re.compile(
+    r"(?P<behind>(?:\(\?<[=!](?:[^()\[\]\\|*+?{}.^$]|\\[swSW]|\\[^A-Za-z0-9])+\))+)"
+    r"(?P<boundary>\\b)?"
+    r"(?P<literal>(?:[A-Za-z0-9]|\\[^A-Za-z0-9]|[^\x00-\x7f])+)(?![*+?{])"
+)
+_LOOK_BEHIND = re.compile(r"\(\?<([=!])((?:[^()\\]|\\.)+)\)")
+
+
+def _literal_first(source: str) -> str:
+    r"""``(?<!non)\btender`` (looks behind, then letters) as ``tender(?<!nontender)(?<!\wtender)``:
+    each look-behind holds characters one wide, so it tests the same characters once the letters
+    are matched, and the engine gives up at once wherever the first letter is not."""
+    leading = _LOOKS_BEHIND_THEN_LITERAL.match(source)
+    if "\\\\" in source or leading is None:
+        return source
+    literal, boundary = leading["literal"], leading["boundary"]
+    if boundary and not (literal[0].isascii() and literal[0].isalnum()):
+        return source  # a word boundary is a word start only before a word character
+    checks = "".join(
+        f"(?<{kind}{behind}{literal})" for kind, behind in _LOOK_BEHIND.findall(leading["behind"])
+    )
+    word_start = f"(?<!\\w{literal})" if boundary else ""
+    return literal + checks + word_start + source[leading.end() :]
+
+
 _CASED_BOUNDARY_LETTER = re.compile(r"\(\?-i:\\b([A-Za-z])(?![*+?{])")
 
 
@@ -289,7 +314,7 @@ class _RegexGroup:
         for source in sources:
             bare = _WORD_START.sub("", source, count=1)
             word_start = bare != source
-            bare = _capital_after_boundary(_without_word_backtracking(bare))
+            bare = _literal_first(_capital_after_boundary(_without_word_backtracking(bare)))
             self._entries.append((re.compile(bare, self._flags), frozenset(regexes[source]), word_start))
             self._bare.append(bare)
         self.needles: tuple[Clauses, ...] = tuple(regex_needles(source, self._flags) for source in sources)
