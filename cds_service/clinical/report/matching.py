@@ -107,7 +107,8 @@ class Matcher:
                     self.phrase_pieces.append(pieces)
                     self.whole_pieces.append(_whole_pieces(phrase))
                     needles = None if needles is None or not pieces else needles | {max(pieces, key=len)}
-        self._plain, self._before = _scanner(tree, ends_in_words)
+        ascii_source, self._plain_source, self._before = _scanner(tree, ends_in_words)
+        self._plain_ascii = re.compile(ascii_source) if ascii_source is not None else None
         self._lower_regexes = _RegexGroup({src: k for src, k in regexes.items() if not _case_sensitive(src)})
         self._cased_regexes = _RegexGroup({src: k for src, k in regexes.items() if _case_sensitive(src)})
         self._cased_shift = 1 + len(self._lower_regexes.needles)
@@ -123,6 +124,14 @@ class Matcher:
         self._lower_parts = self.parts & ~1 & ~(-1 << self._cased_shift)
         self._cased_parts = self.parts & (-1 << self._cased_shift)
         self._regex_parts = self.parts & ~1
+
+    @cached_property
+    def _plain(self) -> re.Pattern[str] | None:
+        """The prefix tree's expression for any lower-cased text, compiled when first needed:
+        nearly every text is ASCII."""
+        if self._plain_ascii is not None and self._plain_source == self._plain_ascii.pattern:
+            return self._plain_ascii
+        return re.compile(self._plain_source) if self._plain_source is not None else None
 
     def _remember(self, phrase: str, kind: str) -> None:
         key = _normalise(phrase.rstrip("*"))
@@ -164,8 +173,9 @@ class Matcher:
         if len(lowered) != len(text):
             lowered = lower(text)
         found: list[Hit] = []
-        if self._plain is not None:
-            match = self._plain.match(self._before + lowered)
+        plain = self._plain_ascii if lowered.isascii() else self._plain
+        if plain is not None:
+            match = plain.match(self._before + lowered)
             if match is not None:
                 end = match.end() - len(self._before)
                 if not end:  # an empty match: only a full search can tell
@@ -189,12 +199,13 @@ class Matcher:
 
     def _plain_hits(self, text: str, lowered: str) -> list[Hit]:
         """The prefix tree's matches (`_plain_hit` written out: this loop is the hottest)."""
-        if self._plain is None:
+        plain = self._plain_ascii if lowered.isascii() else self._plain
+        if plain is None:
             return []
         kinds_of = self._kinds_of
         before = len(self._before)
         hits = []
-        for match in self._plain.finditer(self._before + lowered):
+        for match in plain.finditer(self._before + lowered):
             start, end = match.start(), match.end() - before
             if end > start:
                 matched = text[start:end]
@@ -421,10 +432,12 @@ def _tokens(phrase: str) -> list[str]:
 
 _AT_WORD_START = r"(?<!\w)"
 _BEFORE_WORD = r"[^a-z0-9_](?<=\W)"  # the class rules out ASCII word characters, the look-behind the rest
+_BEFORE_ASCII_WORD = r"[^a-z0-9_]"
 
 
-def _scanner(tree: _Trie, ends_in_words: bool) -> tuple[re.Pattern[str] | None, str]:
-    """The prefix tree as an expression, and the text to put before the lower-cased text searched.
+def _scanner(tree: _Trie, ends_in_words: bool) -> tuple[str | None, str | None, str]:
+    """The prefix tree as an expression for lower-cased ASCII text and one for any lower-cased
+    text, and the text to put before the lower-cased text searched.
 
     Most phrases start a word: as written, the expression tries every character of the text
     for a word start. When every phrase starts a word and every match ends in a word character,
@@ -433,12 +446,15 @@ def _scanner(tree: _Trie, ends_in_words: bool) -> tuple[re.Pattern[str] | None, 
     takes in the character before the phrase; as the searched text has the space in front, it
     starts where the phrase starts in the lower-cased text and ends one past the phrase's end.
     It finds the same phrases: a phrase can start right where the one before it ended only
-    after a non-word character, and no match ends in one."""
+    after a non-word character, and no match ends in one. In lower-cased ASCII text every
+    character outside ``[a-z0-9_]`` is a non-word character: no look-behind need check it."""
     if not tree:
-        return None, ""
+        return None, None, ""
     if ends_in_words and list(tree) == [_AT_WORD_START]:
-        return re.compile(_BEFORE_WORD + _emit(tree[_AT_WORD_START])), " "
-    return re.compile(_emit(tree)), ""
+        body = _emit(tree[_AT_WORD_START])
+        return _BEFORE_ASCII_WORD + body, _BEFORE_WORD + body, " "
+    source = _emit(tree)
+    return source, source, ""
 
 
 def _ends_in_word_character(tokens: list[str]) -> bool:
