@@ -22,7 +22,8 @@ _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)](?!\d)|[a-h][.)](?=\s))\s*")
 _TRAILING_LABEL = re.compile(r"^[\s:\-–.]*$")
 _ADDENDUM_SUFFIX = re.compile(r"^[^\n]{0,40}?(?::(?=\s|$)|$)")
 _LABEL_END = re.compile(r"^\s*(?::|-|–)?(?=\s|$)")
-_MIDLINE_SPLIT = re.compile(r"(?<=[.;!?])\s+(?=[A-Za-z][A-Za-z ]{1,38}:\s)")
+# spaces after a full stop (or ; ! ?) before "Label:"; led by the space, so the engine skips to spaces
+_MIDLINE_SPLIT = re.compile(r"\s(?<=[.;!?]\s)\s*(?=[A-Za-z][A-Za-z ]{1,38}:\s)")
 
 
 @dataclass(frozen=True)

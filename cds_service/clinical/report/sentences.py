@@ -24,7 +24,7 @@ def split_sentences(text: str, abbreviations: frozenset[str]) -> list[str]:
     sentences: list[str] = []
     for paragraph in _paragraphs(text):
         sentences.extend(_split_paragraph(paragraph, abbreviations))
-    return [s for s in map(_clean, sentences) if s]
+    return [s for s in map(" ".join, map(str.split, sentences)) if s]  # spaces made single
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -48,7 +48,12 @@ def _split_paragraph(paragraph: str, abbreviations: frozenset[str]) -> list[str]
     start = 0
     for boundary in _BOUNDARY.finditer(paragraph):
         end = boundary.end()
-        if boundary.group(1) == "." and _is_abbreviation(paragraph[start : boundary.start()], abbreviations):
+        # a full stop after no letter ("3 cm.", "(right).") ends no abbreviation
+        if (
+            boundary.group(1) == "."
+            and paragraph[end - 2 : end - 1] in _LETTERS_AND_DOTS
+            and _is_abbreviation(paragraph[start : boundary.start()], abbreviations)
+        ):
             continue
         pieces.append(paragraph[start:end])
         start = end
@@ -71,7 +76,3 @@ def _last_word(before: str) -> str | None:
         word = _WORD_BEFORE.search(before)
         return word.group(1) if word else None
     return before[len(before.rstrip(_LETTERS_AND_DOTS)) :].lstrip(".")
-
-
-def _clean(sentence: str) -> str:
-    return " ".join(sentence.split())
