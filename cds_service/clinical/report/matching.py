@@ -874,6 +874,8 @@ class Prepared:
         possible = mask >> self._screen.shifts[matcher]
         if not possible & matcher.parts:
             return []
+        if not possible & matcher._regex_parts:  # the prefix tree alone, as most often
+            return matcher._plain_hits(self.text, self.lowered)
         return matcher.find_lowered(self.text, self.lowered, possible)
 
     def search_within(self, matcher: Matcher, start: int, end: int) -> list[Hit]:
