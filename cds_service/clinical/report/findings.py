@@ -9,7 +9,7 @@ any lesion the report keeps apart (another site, "separately", "non-specific") �
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from cds_service.clinical.evaluation import Assertion, FindingType, Laterality, Mention
 from cds_service.clinical.report.assertion import Judgement
@@ -23,7 +23,7 @@ OSSIFICATION_HISTORY = frozenset({"trauma", "fracture", "surgery"})
 @dataclass(slots=True)
 class Lesion:
     """One mention of the finding and what the report says about that lesion (never changed
-    once made: `replace` makes another; not frozen, as `Hit`)."""
+    once made: `identified_as` and `placed_at` make another; not frozen, as `Hit`)."""
 
     sentence: Sentence | None  # None for a coded finding
     hit: Hit | None
@@ -50,6 +50,30 @@ class Lesion:
     def text(self) -> str:
         """The sentence it is mentioned in, or the coded finding's display."""
         return self.sentence.text if self.sentence is not None else self.coded_display or ""
+
+    def identified_as(self, entity: str | None) -> Lesion:
+        """This lesion, as the benign entity another mention names (§6.20)."""
+        return self._with(entity, self.sites)
+
+    def placed_at(self, sites: frozenset[str]) -> Lesion:
+        """This lesion, at the sites of its entity's other lesions (§6.33)."""
+        return self._with(self.entity, sites)
+
+    def _with(self, entity: str | None, sites: frozenset[str]) -> Lesion:
+        """A copy written out field by field: `dataclasses.replace` costs three times as much."""
+        return Lesion(
+            sentence=self.sentence,
+            hit=self.hit,
+            nature=self.nature,
+            judgement=self.judgement,
+            entity=entity,
+            sites=sites,
+            side=self.side,
+            kept_apart=self.kept_apart,
+            source=self.source,
+            section=self.section,
+            coded_display=self.coded_display,
+        )
 
     def mention(self) -> Mention:
         return Mention(
@@ -128,7 +152,7 @@ def _identify_within_sentence(lesions: list[Lesion], sentence: Sentence) -> list
     for lesion in lesions:
         if lesion.entity is None and not lesion.kept_apart:
             same = next((n for n in named if same_lesion_place(lesion, n, sentence.lx)), None)
-            lesion = replace(lesion, entity=same.entity) if same is not None else lesion
+            lesion = lesion.identified_as(same.entity) if same is not None else lesion
         identified.append(lesion)
     return identified
 
@@ -217,7 +241,7 @@ def identify_across_report(lesions: list[Lesion], lexicons: CompiledLexicons) ->
         if lesion.entity is None and lesion.counts and not lesion.kept_apart:
             same = next((n for n in named if same_lesion_place(lesion, n, lexicons)), None)
             if same is not None:
-                lesion = replace(lesion, entity=same.entity)
+                lesion = lesion.identified_as(same.entity)
         result.append(lesion)
     return result
 
@@ -234,7 +258,7 @@ def _identifying(named: list[Lesion]) -> list[Lesion]:
         if lesion.kept_apart or (not lesion.sites and placed.get(lesion.entity or "") and not others):
             continue  # the report set this entity apart from the other lesions
         if not lesion.sites and others:
-            lesion = replace(lesion, sites=frozenset().union(*(p.sites for p in others)))
+            lesion = lesion.placed_at(frozenset().union(*(p.sites for p in others)))
         result.append(lesion)
     return result
 
