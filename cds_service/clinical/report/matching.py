@@ -172,17 +172,18 @@ class Matcher:
         lowered = text.lower()  # `lower`, written out for the common case
         if len(lowered) != len(text):
             lowered = lower(text)
-        found: list[Hit] = []
         plain = self._plain_ascii if lowered.isascii() else self._plain
-        if plain is not None:
-            match = plain.match(self._before + lowered)
-            if match is not None:
-                end = match.end() - len(self._before)
-                if not end:  # an empty match: only a full search can tell
-                    return self._first_at_start(text, lowered)
-                found.append(self._plain_hit(text, 0, end))
-        if not self._regex_parts:  # most lines start no section: no more to try
-            return found[0] if found else None
+        match = plain.match(self._before + lowered) if plain is not None else None
+        if match is None and not self._regex_parts:  # most lines start no section
+            return None
+        found: list[Hit] = []
+        if match is not None:
+            end = match.end() - len(self._before)
+            if not end:  # an empty match: only a full search can tell
+                return self._first_at_start(text, lowered)
+            found.append(self._plain_hit(text, 0, end))
+        if not self._regex_parts:
+            return found[0]
         for group, searched in ((self._lower_regexes, lowered), (self._cased_regexes, text)):
             if group.active:
                 at_start, decided = group.hit_at_start(searched, text)

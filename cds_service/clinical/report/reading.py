@@ -51,7 +51,7 @@ def read_report(
         benign_entities=frozenset(lesion.entity for lesion in standing if lesion.entity),
         features=features,
         skipped_forms=texts.skipped,
-        exam=_exam_name(report, texts.titles, document.exam_lines),
+        exam=_exam_name(exam_texts),
         ossification_needs_history=needs_history,
         exam_texts=tuple(text for text in exam_texts if text),
         body_site_codes=frozenset(_body_site_codes(report, results)),
@@ -74,8 +74,9 @@ def _code_texts(report: Resource) -> Iterator[str]:
                 yield coding["display"]
 
 
-def _exam_name(report: Resource, titles: Sequence[str], exam_lines: Sequence[str]) -> str | None:
-    for candidate in (*_code_texts(report), *titles, *exam_lines):
+def _exam_name(exam_texts: Sequence[str]) -> str | None:
+    """The first exam text that is not blank: the code's, a title, an EXAM/TECHNIQUE line."""
+    for candidate in exam_texts:
         if candidate and candidate.strip():
             return " ".join(candidate.split())[:120]
     return None

@@ -26,8 +26,10 @@ _LABEL_END = re.compile(r"^\s*(?::|-|–)?(?=\s|$)")
 _MIDLINE_SPLIT = re.compile(r"\s(?<=[.;!?]\s)\s*(?=[A-Za-z][A-Za-z ]{1,38}:\s)")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Section:
+    """One section's text (never changed once made; not frozen: a frozen one costs more)."""
+
     name: str  # HISTORY, EXAM, TECHNIQUE, COMPARISON, FINDINGS, IMPRESSION, ADDENDUM, RECOMMENDATION
     text: str
     label: str | None = None  # the label as written, when it names no known section
