@@ -124,7 +124,7 @@ class SentenceCues:
         # `start` stands.
         facts = self._cue_facts
         if not facts:  # most sentences: only a question mark can say anything
-            return _QUESTION if self._question_mark(start, end) else _PRESENT
+            return _QUESTION if "?" in self.sentence and self._question_mark(start, end) else _PRESENT
         for cue in facts:
             if cue.negation is not None and cue.start < end and start < cue.end:
                 return cue.negation

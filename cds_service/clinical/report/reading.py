@@ -20,7 +20,7 @@ from cds_service.clinical.report.findings import (
     sentence_lesions,
 )
 from cds_service.clinical.report.matching import CompiledLexicons, compiled
-from cds_service.clinical.report.text import codings, extract_texts
+from cds_service.clinical.report.text import MAPPING, codings, extract_texts
 from cds_service.knowledge.lexicons import Lexicons
 
 
@@ -66,7 +66,7 @@ def _exam_side(texts: Sequence[str], lx: CompiledLexicons) -> Laterality:
 
 def _code_texts(report: Resource) -> Iterator[str]:
     code = report.get("code")
-    if isinstance(code, Mapping):
+    if isinstance(code, MAPPING):
         if isinstance(code.get("text"), str):
             yield code["text"]
         for coding in codings(code):
@@ -92,14 +92,17 @@ def _body_site_codes(report: Resource, results: Sequence[Resource]) -> Iterator[
                 yield str(coding.get("code"))
 
 
+_NESTED = (dict, list, Mapping)  # the values a bodySite may stand under (dicts and lists first)
+
+
 def _body_sites(node: Any, depth: int = 0) -> Iterator[Any]:
     if depth > 6:
         return
-    if isinstance(node, Mapping):
+    if isinstance(node, MAPPING):
         for key, value in node.items():
             if key == "bodySite":
                 yield from value if isinstance(value, list) else (value,)
-            elif not isinstance(value, str) and isinstance(value, Mapping | list):  # most are str
+            elif not isinstance(value, str) and isinstance(value, _NESTED):  # most are str
                 yield from _body_sites(value, depth + 1)
     elif isinstance(node, list):
         for item in node:

@@ -77,11 +77,15 @@ def extract_texts(
 # ---------------------------------------------------------------- codes
 
 
+MAPPING = (dict, Mapping)
+"""For isinstance: parsed JSON holds dicts, told apart at once; other mappings by the ABC's check."""
+
+
 def codings(concept: Any) -> Iterator[Mapping[str, Any]]:
     """The codings of a CodeableConcept, tolerating malformed JSON."""
-    if isinstance(concept, Mapping):
+    if isinstance(concept, MAPPING):
         for coding in concept.get("coding") or ():
-            if isinstance(coding, Mapping):
+            if isinstance(coding, MAPPING):
                 yield coding
 
 
