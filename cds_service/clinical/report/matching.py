@@ -364,7 +364,7 @@ class _RegexGroup:
                 bits ^= bit  # it matches nowhere: left out, it changes nothing
         if not bits:
             return []
-        combined, entries = self._subset(bits)
+        combined, entries = self._subsets.get(bits) or self._subset(bits)
         found = []
         for match in combined.finditer(searched):
             start, end = match.start(), match.end()
