@@ -867,12 +867,16 @@ class Prepared:
         self._screen = screen
         self._mask: int | None = None
 
-    def find(self, matcher: Matcher) -> list[Hit]:
-        """`matcher.find(text)`, trying only the parts of the family the screen leaves possible."""
+    def _possible(self, matcher: Matcher) -> int:
+        """The parts of the family the screen leaves possible in this text (a bit each)."""
         mask = self._mask
         if mask is None:
             mask = self._mask = self._screen.possible(self.text, self.lowered)
-        possible = mask >> self._screen.shifts[matcher]
+        return mask >> self._screen.shifts[matcher]
+
+    def find(self, matcher: Matcher) -> list[Hit]:
+        """`matcher.find(text)`, trying only the parts of the family the screen leaves possible."""
+        possible = self._possible(matcher)
         if not possible & matcher.parts:
             return []
         if not possible & matcher._regex_parts:  # the prefix tree alone, as most often
@@ -882,10 +886,7 @@ class Prepared:
     def search_within(self, matcher: Matcher, start: int, end: int) -> list[Hit]:
         """`matcher.find(text[start:end])`, screened as the whole text: a needle missing from
         the text is missing from every piece of it, so a part ruled out stays ruled out."""
-        mask = self._mask
-        if mask is None:
-            mask = self._mask = self._screen.possible(self.text, self.lowered)
-        possible = mask >> self._screen.shifts[matcher]
+        possible = self._possible(matcher)
         if not possible & matcher.parts:
             return []
         piece = self.text[start:end]
