@@ -366,12 +366,15 @@ class _RegexGroup:
             return []
         combined, entries = self._subsets.get(bits) or self._subset(bits)
         found = []
-        for match in combined.finditer(searched):
+        position = 0
+        while (match := combined.search(searched, position)) is not None:
             start, end = match.start(), match.end()
-            if end > start:
-                kinds = self._kinds(entries, searched, start, end)
-                if kinds:
-                    found.append(Hit(start, end, kinds, original[start:end]))
+            kinds = self._kinds(entries, searched, start, end) if end > start else frozenset()
+            if kinds:
+                found.append(Hit(start, end, kinds, original[start:end]))
+                position = end
+            else:  # e.g. a phrase that must start a word, met inside one ("infra|popliteal
+                position = start + 1  # calcification"): it must not hide what overlaps it
         return found
 
     def hit_at_start(self, searched: str, original: str) -> tuple[Hit | None, bool]:

@@ -269,6 +269,16 @@ ROWS: list[tuple[str, Check, str]] = [
         "§2 vascular calcification",
     ),
     (
+        "Infrapopliteal calcification of the tibial arteries.",
+        typed(FindingType.SPECIFIC_BENIGN, "vascular"),
+        "§2 vascular: an artery name inside a longer word hides no later phrase",
+    ),
+    (
+        "Suprafemoral calcification of the popliteal artery.",
+        typed(FindingType.SPECIFIC_BENIGN, "vascular"),
+        "§2 vascular: 'femoral calcification' inside 'suprafemoral' is no phrase of its own",
+    ),
+    (
         "Chondrocalcinosis of the knee menisci.",
         typed(FindingType.SPECIFIC_BENIGN, "chondrocalcinosis"),
         "§2 chondrocalcinosis",
