@@ -57,7 +57,7 @@ def _check_depth(body: bytes, max_depth: int) -> None:
     Escapes go first, so an escaped quote cannot end a string; then everything but quotes and
     brackets. What lies between quotes is string content ("[[[" in a report does not count);
     what lies outside is brackets, whose running sum is the depth. Every step is a C-level
-    scan: about 0.1 ms for a 43 KiB report-sign call, against 0.45 ms for one regex over it.
+    scan: about 0.15 ms for a 43 KiB report-sign call, against 0.45 ms for one regex over it.
     """
     if b"\\" in body:
         body = _ESCAPE.sub(b"", body)
