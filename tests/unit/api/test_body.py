@@ -63,6 +63,9 @@ def test_depth_limit_matches_the_parsed_document(seed: int) -> None:
         pytest.param(b'{"hook": "x\\"}', "not valid JSON", id="unclosed string after an escaped quote"),
         pytest.param(b"[1, 2]", "must be a JSON object", id="array"),
         pytest.param(b'{"a":' * 9 + b"1" + b"}" * 9, "nested deeper than 8", id="nine objects deep"),
+        pytest.param(b'{"a":[' * 4 + b'{"b":1}' + b"]}" * 4, "nested deeper than 8", id="nine levels mixed"),
+        pytest.param(b'{"a": [}', "not valid JSON", id="a bracket left open is not depth"),
+        pytest.param(b"}" * 20 + b"{", "not valid JSON", id="closing brackets first"),
     ],
 )
 def test_bad_bodies_get_a_specific_message(body: bytes, message: str) -> None:
