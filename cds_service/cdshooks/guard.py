@@ -24,16 +24,21 @@ class OutputGuardError(Exception):
 def prune_empty(value: Any) -> Any:
     """Remove None, '', [] and {} recursively (lists keep their order)."""
     if isinstance(value, dict):
-        pruned = {key: prune_empty(item) for key, item in value.items()}
-        return {key: item for key, item in pruned.items() if not _empty(item)}
+        return {key: kept for key, item in value.items() if (kept := _pruned(item)) is not _EMPTY}
     if isinstance(value, list):
-        pruned_items = [prune_empty(item) for item in value]
-        return [item for item in pruned_items if not _empty(item)]
+        return [kept for item in value if (kept := _pruned(item)) is not _EMPTY]
     return value
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+_EMPTY = object()
+
+
+def _pruned(item: Any) -> Any:
+    """The item pruned, or _EMPTY when nothing of it is left."""
+    if isinstance(item, dict | list):
+        item = prune_empty(item)
+        return item if item else _EMPTY
+    return _EMPTY if item is None or item == "" else item
 
 
 def guarded_response(response: CdsResponse) -> dict[str, Any]:
