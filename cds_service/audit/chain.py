@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from cds_service.audit.schema import CHAINED_TABLES, chain_head
 
@@ -57,8 +57,7 @@ def record_hash(prev_hash: str, kind: str, content: Mapping[str, Any]) -> str:
 
 def lock_head(connection: Connection) -> tuple[int, str]:
     """Take the chain head for this transaction; every other writer waits until commit."""
-    query = select(chain_head.c.last_seq, chain_head.c.last_hash).where(chain_head.c.id == HEAD_ID)
-    row = connection.execute(query.with_for_update()).one_or_none()
+    row = connection.execute(_HEAD_FOR_UPDATE).one_or_none()
     if row is None:
         raise ChainNotInitialised("audit chain head missing; run the audit migrations")
     return int(row.last_seq), str(row.last_hash)
@@ -77,12 +76,19 @@ def append(connection: Connection, records: Sequence[PendingRecord], head: tuple
         assigned.append(last_seq)
         last_hash = digest
     for kind, rows in rows_by_table.items():
-        connection.execute(insert(_table(kind)), rows)
-    connection.execute(
-        update(chain_head).where(chain_head.c.id == HEAD_ID).values(last_seq=last_seq, last_hash=last_hash)
-    )
+        connection.execute(_INSERTS[kind], rows)
+    connection.execute(_MOVE_HEAD, {"new_seq": last_seq, "new_hash": last_hash})
     return assigned
 
 
-def _table(kind: str) -> Table:
-    return CHAINED_TABLES[kind]
+# Statements built once: each caches its own compiled form (one built per call is keyed and
+# looked up again on every execution).
+_HEAD_FOR_UPDATE = (
+    select(chain_head.c.last_seq, chain_head.c.last_hash).where(chain_head.c.id == HEAD_ID).with_for_update()
+)
+_INSERTS = {kind: insert(table) for kind, table in CHAINED_TABLES.items()}
+_MOVE_HEAD = (
+    update(chain_head)
+    .where(chain_head.c.id == HEAD_ID)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -224,11 +224,19 @@ def _responses_on_record(
     connection: Connection, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], Response]:
     """The recorded responses among these (service, hookInstance) pairs, in one query."""
-    query = select(invocation.c.service, invocation.c.hook_instance, invocation.c.response).where(
-        invocation.c.service.in_({service for service, _ in keys}),
-        invocation.c.hook_instance.in_({hook_instance for _, hook_instance in keys}),
+    rows = connection.execute(
+        _RESPONSES_QUERY,
+        {"services": list({service for service, _ in keys}), "hook_instances": [h for _, h in keys]},
     )
-    return {(row.service, row.hook_instance): row.response for row in connection.execute(query)}
+    return {(row.service, row.hook_instance): row.response for row in rows}
+
+
+# Built once: a statement object caches its own compiled form, where one built per call is keyed
+# and looked up again on every execution.
+_RESPONSES_QUERY = select(invocation.c.service, invocation.c.hook_instance, invocation.c.response).where(
+    invocation.c.service.in_(bindparam("services", expanding=True)),
+    invocation.c.hook_instance.in_(bindparam("hook_instances", expanding=True)),
+)
 
 
 def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
