@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from cds_service.clinical.evaluation import OpenOrder, OpenOrders
 from cds_service.clinical.patient import as_utc, codings, parse_fhir_datetime
 from cds_service.clinical.patient_data import Resource
-from cds_service.knowledge.terminology import SystemName, Terminology
+from cds_service.knowledge.terminology import Terminology
 
 OPEN_STATUSES = frozenset({"active", "draft"})
 
@@ -24,14 +24,14 @@ def find_open_orders(
     service_requests: Sequence[Resource], terminology: Terminology, now: datetime, window_days: int
 ) -> OpenOrders:
     """Every (test, ServiceRequest) pair that makes the test already ordered."""
-    codes_by_test = {test: terminology.codes_covering(test) for test in terminology.orders}
-    system_by_uri = _system_names_by_uri(terminology)
+    codes_by_test = terminology.codes_by_test
+    system_by_uri = terminology.system_by_uri
     open_orders: list[OpenOrder] = []
     for request in service_requests:
         if not _is_open(request, as_utc(now), window_days):
             continue
         ordered = {
-            (system_by_uri[coding.get("system")], coding["code"])
+            (system_by_uri[coding["system"]], coding["code"])
             for coding in codings(request.get("code"))
             if coding.get("system") in system_by_uri
         }
@@ -49,8 +49,3 @@ def _is_open(request: Resource, now: datetime, window_days: int) -> bool:
         return False
     authored_on = parse_fhir_datetime(request.get("authoredOn"))
     return authored_on is None or now - authored_on <= timedelta(days=window_days)
-
-
-def _system_names_by_uri(terminology: Terminology) -> dict[object, SystemName]:
-    """Each URI (canonical or alias) of a code system, mapped to the artifact's short name."""
-    return {uri: name for name, system in terminology.systems.items() for uri in system.names()}

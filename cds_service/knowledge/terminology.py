@@ -224,8 +224,20 @@ class Terminology(_Model):
 
     def codes_covering(self, test: str) -> frozenset[tuple[SystemName, str]]:
         """(system, code) pairs of every order that counts as ``test`` (§6.36)."""
-        order = self.orders[test]
-        own = {(c.system, c.code) for c in order.own_codes()}
-        for analyte in order.covered_by_analytes:
-            own.update(("loinc", c.code) for c in self.analytes[analyte].codes)
-        return frozenset(own)
+        return self.codes_by_test[test]
+
+    @cached_property
+    def codes_by_test(self) -> dict[str, frozenset[tuple[SystemName, str]]]:
+        """Built once: every invocation checks its open orders against all of them."""
+        covering: dict[str, frozenset[tuple[SystemName, str]]] = {}
+        for test, order in self.orders.items():
+            own = {(c.system, c.code) for c in order.own_codes()}
+            for analyte in order.covered_by_analytes:
+                own.update(("loinc", c.code) for c in self.analytes[analyte].codes)
+            covering[test] = frozenset(own)
+        return covering
+
+    @cached_property
+    def system_by_uri(self) -> dict[str, SystemName]:
+        """Each URI (canonical or alias) of a code system, mapped to the artifact's short name."""
+        return {uri: name for name, system in self.systems.items() for uri in system.names()}
