@@ -175,9 +175,15 @@ async def _report_with_dependents(
     request: HookRequest, requirement: DataRequirement, client: FhirClient | None, stats: GatherStats
 ) -> tuple[KeyData, ReportDependents]:
     report = (await gather_requirements(request, [requirement], client, stats))[requirement.key]
+    resource = report.resources[0]
+    # Most reports carry no result references: then the prefetched labs need no second look.
+    known = _prefetched_observations(request) if resource.get("result") else ()
+    return report, await gather_report_dependents(resource, client, known)
+
+
+def _prefetched_observations(request: HookRequest) -> list[Resource]:
     prefetched_labs = classify_prefetch(request.prefetch, "labs", "Bundle").resource
-    known = entry_resources(prefetched_labs) if prefetched_labs is not None else ()
-    return report, await gather_report_dependents(report.resources[0], client, known)
+    return entry_resources(prefetched_labs) if prefetched_labs is not None else []
 
 
 def _patient_data(
@@ -333,6 +339,8 @@ async def _report_results(
     report: Resource, client: FhirClient | None, known_observations: Iterable[Resource]
 ) -> ReportDependents:
     references = [_reference(item) for item in report.get("result") or ()]
+    if not references:
+        return ReportDependents()
     in_hand = _observations_in_hand(report, known_observations)
     outcomes = await _concurrently(*(_report_result(ref, in_hand, client) for ref in references))
     results = tuple(outcome for outcome in outcomes if not isinstance(outcome, str))
