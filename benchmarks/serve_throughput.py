@@ -32,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from cds_service.fixtures import load_scenarios
 
 SERVICE_PATH = "/cds-services/calcification-report-sign"
+JSON = {"Content-Type": "application/json"}
 START_UP_BOUND_S = 30.0
 WARM_UP_REQUESTS = 30
 
@@ -113,25 +115,25 @@ def request_bodies() -> Iterator[dict[str, Any]]:
         yield scenario.request()
 
 
-async def run_round(url: str, bodies: Iterator[dict[str, Any]], requests: int, concurrency: int) -> Round:
-    queue = [next(bodies) for _ in range(requests)]  # built before the clock starts
+async def run_round(
+    client: httpx.AsyncClient, url: str, bodies: Iterator[dict[str, Any]], requests: int, concurrency: int
+) -> Round:
+    queue = [orjson.dumps(next(bodies)) for _ in range(requests)]  # built before the clock starts
     latencies: list[float] = []
     failures = 0
 
-    async def caller(client: httpx.AsyncClient) -> None:
+    async def caller() -> None:
         nonlocal failures
         while queue:
-            body = queue.pop()
+            content = queue.pop()
             sent = time.perf_counter()
-            response = await client.post(url, json=body)
+            response = await client.post(url, content=content, headers=JSON)
             latencies.append(time.perf_counter() - sent)
             failures += response.status_code != 200
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(caller(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     return Round(concurrency, requests, elapsed, latencies, failures)
 
 
@@ -159,9 +161,16 @@ def report(result: Round) -> None:
 
 
 async def benchmark(url: str, requests: int, levels: list[int]) -> list[Round]:
+    """One client for every round. Its connections are opened while concurrency rises one at a
+    time, so the kernel hands each new one to an idle worker; opened in one burst they would all
+    land on the worker that wakes first (deploy/README.md, Sizing)."""
     bodies = request_bodies()
-    await run_round(url, bodies, WARM_UP_REQUESTS, 4)
-    return [await run_round(url, bodies, requests, level) for level in levels]
+    most = max(levels)
+    limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        for concurrency in range(1, most + 1):
+            await run_round(client, url, bodies, max(WARM_UP_REQUESTS // most, 1) * concurrency, concurrency)
+        return [await run_round(client, url, bodies, requests, level) for level in levels]
 
 
 def main() -> int:
