@@ -4,6 +4,7 @@ endpoints answering the benchmark's request. Keeps benchmarks/report_sign_bench.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,3 +42,19 @@ def test_benchmark_server_answers_floor_and_report_sign_with_two_workers(tmp_pat
 
 
 JSON = {"Content-Type": "application/json"}
+
+
+def test_sizing_benchmark_runs_with_two_workers_and_no_failures() -> None:
+    """benchmarks/serve_throughput.py (deploy/README.md, Sizing) stays runnable end to end."""
+    script = BENCH.parent / "serve_throughput.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--requests", "8", "--workers", "2", "--concurrency", "1", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    levels = [line for line in run.stdout.splitlines() if "requests/s" in line]
+    assert len(levels) == 2 and all(line.rstrip().endswith("failures 0") for line in levels), run.stdout
+    assert "serve stopped on SIGTERM with exit code 0" in run.stdout
