@@ -870,16 +870,23 @@ class Prepared:
         self._screen = screen
         self._mask: int | None = None
 
+    def _screened(self) -> int:
+        """The bits of every family's parts the screen leaves possible in this text, found when
+        first asked for (`find` reads them as ``mask >> shifts[matcher]``: a bit for each part
+        of the family, as in `Matcher.needles`)."""
+        mask = self._mask = self._screen.possible(self.text, self.lowered)
+        return mask
+
     def _possible(self, matcher: Matcher) -> int:
         """The parts of the family the screen leaves possible in this text (a bit each)."""
-        mask = self._mask
-        if mask is None:
-            mask = self._mask = self._screen.possible(self.text, self.lowered)
+        mask = self._mask if self._mask is not None else self._screened()
         return mask >> self._screen.shifts[matcher]
 
     def find(self, matcher: Matcher) -> list[Hit]:
         """`matcher.find(text)`, trying only the parts of the family the screen leaves possible."""
-        possible = self._possible(matcher)
+        # `_possible`, written out: the sentences of a report are asked for a family 170 times
+        mask = self._mask if self._mask is not None else self._screened()
+        possible = mask >> self._screen.shifts[matcher]
         if not possible & matcher.parts:
             return []
         if not possible & matcher._regex_parts:  # the prefix tree alone, as most often
