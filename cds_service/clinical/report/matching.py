@@ -311,7 +311,9 @@ def _after_leading_words(source: str) -> str | None:
 
 
 _Entry = tuple[re.Pattern[str], frozenset[str], bool]  # (pattern, kinds, needs a word start)
-_Combined = tuple[re.Pattern[str], list[_Entry]]  # one alternation of some entries, and those
+_Combined = tuple[re.Pattern[str], list[_Entry], "re.Pattern[str] | None"]
+"""One alternation of some entries, those entries, and the alternation led by the non-word
+character before a word when every entry must start a word (see `_RegexGroup._word_start_hits`)."""
 
 
 class _RegexGroup:
@@ -330,6 +332,7 @@ class _RegexGroup:
             self._entries.append((re.compile(bare, self._flags), frozenset(regexes[source]), word_start))
             self._bare.append(bare)
         self.needles: tuple[Clauses, ...] = tuple(regex_needles(source, self._flags) for source in sources)
+        self._starts = [_start(bare) for bare in self._bare]
         self._all = (1 << len(self._entries)) - 1
         # the phrases led by optional words ("(?:\w+\s+)?artery ... calcif"): tried at every
         # letter of a text, each a word's length; first their rest must be found somewhere
@@ -349,8 +352,15 @@ class _RegexGroup:
         found = self._subsets.get(bits)
         if found is None:
             chosen = [index for index in range(len(self._entries)) if bits >> index & 1]
-            combined = re.compile("|".join(f"(?:{self._bare[index]})" for index in chosen), self._flags)
-            found = combined, [self._entries[index] for index in chosen]
+            alternation = "|".join(f"(?:{self._bare[index]})" for index in chosen)
+            entries = [self._entries[index] for index in chosen]
+            after_non_word = None
+            starts = {self._starts[index] for index in chosen}
+            # the alternation of several phrases starts with a character only if each does
+            skips = starts == {"character"} or (len(chosen) == 1 and starts != {"other"})
+            if not self._flags and not skips and all(word_start for _, _, word_start in entries):
+                after_non_word = re.compile(f"{_BEFORE_WORD}(?:{alternation})")
+            found = re.compile(alternation, self._flags), entries, after_non_word
             if len(self._subsets) >= _SUBSETS_REMEMBERED:
                 self._subsets = {self._all: self._subsets[self._all]}
             self._subsets[bits] = found
@@ -364,7 +374,9 @@ class _RegexGroup:
                 bits ^= bit  # it matches nowhere: left out, it changes nothing
         if not bits:
             return []
-        combined, entries = self._subsets.get(bits) or self._subset(bits)
+        combined, entries, after_non_word = self._subsets.get(bits) or self._subset(bits)
+        if after_non_word is not None:
+            return self._word_start_hits(combined, after_non_word, entries, searched, original)
         found = []
         position = 0
         while (match := combined.search(searched, position)) is not None:
@@ -377,10 +389,41 @@ class _RegexGroup:
                 position = start + 1  # calcification"): it must not hide what overlaps it
         return found
 
+    def _word_start_hits(
+        self,
+        combined: re.Pattern[str],
+        after_non_word: re.Pattern[str],
+        entries: list[_Entry],
+        searched: str,
+        original: str,
+    ) -> list[Hit]:
+        """`hits` when every phrase must start a word: the same hits, as a match inside a word
+        is never one. The alternation is tried at the text's start, then only after non-word
+        characters, which the engine skips to at once (it would otherwise try every phrase at
+        every character: these expressions start with no letter it could skip to). A match of
+        `after_non_word` takes in the character before the phrase: it starts one before it."""
+        found = []
+        match = combined.match(searched)
+        if match is not None and match.end() > 0:
+            kinds = self._kinds(entries, searched, 0, match.end())
+            if kinds:
+                found.append(Hit(0, match.end(), kinds, original[: match.end()]))
+        # the next phrase starts at or after `position`: its character before, one earlier
+        position = found[0].end if found else 1
+        while (match := after_non_word.search(searched, position - 1)) is not None:
+            start, end = match.start() + 1, match.end()
+            kinds = self._kinds(entries, searched, start, end) if end > start else frozenset()
+            if kinds:
+                found.append(Hit(start, end, kinds, original[start:end]))
+                position = end
+            else:  # as in `hits`
+                position = start + 1
+        return found
+
     def hit_at_start(self, searched: str, original: str) -> tuple[Hit | None, bool]:
         """(the first of `hits` if it starts the text, else None; True), or (None, False) when
         the expression matches the empty string there (the search would go on from there)."""
-        combined, entries = self._subset(self._all)
+        combined, entries, _ = self._subset(self._all)
         match = combined.match(searched)
         if match is None:
             return None, True
@@ -400,6 +443,29 @@ class _RegexGroup:
             if again is not None and again.end() == end:
                 kinds |= entry_kinds
         return frozenset(kinds)
+
+
+def _start(source: str) -> str:
+    """How the engine sees an expression start: with a "character", with a "class" of them
+    (or alternatives each starting with a character), or "other"wise. In the first two cases it
+    skips to the characters that may start a match; otherwise it tries every character."""
+    if _PARSER is None:  # pragma: no cover - another implementation: taken as skipping
+        return "class"
+    first = _PARSER.parse(source).data[:1]
+    if not first:
+        return "other"
+    name, argument = getattr(first[0][0], "name", ""), first[0][1]
+    if name == "LITERAL":
+        return "character"
+    if name == "IN" or (
+        name == "BRANCH"
+        and all(
+            alternative.data and getattr(alternative.data[0][0], "name", "") == "LITERAL"
+            for alternative in argument[1]
+        )
+    ):
+        return "class"
+    return "other"
 
 
 _Trie = dict[str, "_Trie"]
