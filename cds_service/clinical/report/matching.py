@@ -313,7 +313,8 @@ def _after_leading_words(source: str) -> str | None:
 _Entry = tuple[re.Pattern[str], frozenset[str], bool]  # (pattern, kinds, needs a word start)
 _Combined = tuple[re.Pattern[str], list[_Entry], "re.Pattern[str] | None"]
 """One alternation of some entries, those entries, and the alternation led by the non-word
-character before a word when every entry must start a word (see `_RegexGroup._word_start_hits`)."""
+character before a word when every entry must start a word and more than one character may
+start the alternation (see `_RegexGroup._word_start_hits`)."""
 
 
 class _RegexGroup:
@@ -332,7 +333,7 @@ class _RegexGroup:
             self._entries.append((re.compile(bare, self._flags), frozenset(regexes[source]), word_start))
             self._bare.append(bare)
         self.needles: tuple[Clauses, ...] = tuple(regex_needles(source, self._flags) for source in sources)
-        self._starts = [_start(bare) for bare in self._bare]
+        self._first_characters = [_first_character(bare) for bare in self._bare]
         self._all = (1 << len(self._entries)) - 1
         # the phrases led by optional words ("(?:\w+\s+)?artery ... calcif"): tried at every
         # letter of a text, each a word's length; first their rest must be found somewhere
@@ -355,9 +356,9 @@ class _RegexGroup:
             alternation = "|".join(f"(?:{self._bare[index]})" for index in chosen)
             entries = [self._entries[index] for index in chosen]
             after_non_word = None
-            starts = {self._starts[index] for index in chosen}
-            # the alternation of several phrases starts with a character only if each does
-            skips = starts == {"character"} or (len(chosen) == 1 and starts != {"other"})
+            firsts = {self._first_characters[index] for index in chosen}
+            # one character starts every phrase: the engine skips to where it stands at once
+            skips = len(firsts) == 1 and None not in firsts
             if not self._flags and not skips and all(word_start for _, _, word_start in entries):
                 after_non_word = re.compile(f"{_BEFORE_WORD}(?:{alternation})")
             found = re.compile(alternation, self._flags), entries, after_non_word
@@ -399,8 +400,8 @@ class _RegexGroup:
     ) -> list[Hit]:
         """`hits` when every phrase must start a word: the same hits, as a match inside a word
         is never one. The alternation is tried at the text's start, then only after non-word
-        characters, which the engine skips to at once (it would otherwise try every phrase at
-        every character: these expressions start with no letter it could skip to). A match of
+        characters, which the engine skips to at once (as written, it tries the phrases at every
+        character, or at every letter one of them starts with, inside words too). A match of
         `after_non_word` takes in the character before the phrase: it starts one before it."""
         found = []
         match = combined.match(searched)
@@ -445,27 +446,13 @@ class _RegexGroup:
         return frozenset(kinds)
 
 
-def _start(source: str) -> str:
-    """How the engine sees an expression start: with a "character", with a "class" of them
-    (or alternatives each starting with a character), or "other"wise. In the first two cases it
-    skips to the characters that may start a match; otherwise it tries every character."""
-    if _PARSER is None:  # pragma: no cover - another implementation: taken as skipping
-        return "class"
+def _first_character(source: str) -> int | None:
+    """The character every match of the expression starts with, when it starts with one (the
+    engine then skips at once to where that character stands, not trying the others)."""
+    if _PARSER is None:  # pragma: no cover - another implementation: none known
+        return None
     first = _PARSER.parse(source).data[:1]
-    if not first:
-        return "other"
-    name, argument = getattr(first[0][0], "name", ""), first[0][1]
-    if name == "LITERAL":
-        return "character"
-    if name == "IN" or (
-        name == "BRANCH"
-        and all(
-            alternative.data and getattr(alternative.data[0][0], "name", "") == "LITERAL"
-            for alternative in argument[1]
-        )
-    ):
-        return "class"
-    return "other"
+    return first[0][1] if first and getattr(first[0][0], "name", "") == "LITERAL" else None
 
 
 _Trie = dict[str, "_Trie"]
