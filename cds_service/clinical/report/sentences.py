@@ -15,6 +15,9 @@ _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)](?!\d)|\(?[a-h]\)(?=\s))\s*"
 _NEW_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)](?!\d)|[A-Z0-9(\"'?])")
 _END = (".", "!", "?", ";", ":")  # a line ending in one ends its paragraph
 _BOUNDARY = re.compile(r"([.!?])(?=\s+[\"'(\[]?[A-Z0-9?])")
+# `_BOUNDARY` for a paragraph without "!" or "?": the engine skips from one full stop to the next
+# at once, where it tests each character against a class of three
+_FULL_STOP_BOUNDARY = re.compile(r"(\.)(?=\s+[\"'(\[]?[A-Z0-9?])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LETTERS_AND_DOTS = string.ascii_letters + "."
 
@@ -46,7 +49,8 @@ def _paragraphs(text: str) -> list[str]:
 def _split_paragraph(paragraph: str, abbreviations: frozenset[str]) -> list[str]:
     pieces: list[str] = []
     start = 0
-    for boundary in _BOUNDARY.finditer(paragraph):
+    boundaries = _BOUNDARY if "?" in paragraph or "!" in paragraph else _FULL_STOP_BOUNDARY
+    for boundary in boundaries.finditer(paragraph):
         end = boundary.end()
         # a full stop after no letter ("3 cm.", "(right).") ends no abbreviation
         if (
