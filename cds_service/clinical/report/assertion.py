@@ -192,6 +192,8 @@ class SentenceCues:
     @once
     def _comma_stops(self) -> list[int]:
         """Where the commas that start a new subject stand."""
+        if "," not in self.sentence:
+            return []
         continues = self._lexicons.comma_continuation.match
         commas = _COMMA.finditer(self.sentence)
         return [comma.start() for comma in commas if not continues(self.sentence[comma.end() :])]
