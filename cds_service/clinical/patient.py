@@ -75,18 +75,19 @@ def parse_fhir_datetime(raw: object) -> datetime | None:
 
     Partial dates (``2026``, ``2026-11``, ``2026-11-02``) stand for their first moment, in UTC.
     """
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str):
         return None
     text = raw.strip()
-    match = _PARTIAL_DATE.match(text)
-    if match is not None:
-        year, month, day = match.groups()
-        try:
-            return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
-        except ValueError:
-            return None
-    try:
+    try:  # nearly every value: a full dateTime, or a date (midnight, UTC)
         return as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        pass
+    match = _PARTIAL_DATE.match(text)
+    if match is None:
+        return None
+    year, month, day = match.groups()
+    try:
+        return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
     except ValueError:
         return None
 
