@@ -170,11 +170,9 @@ def _status_reason(status: object) -> str:
 
 
 def _analyte_and_code(observation: Resource, terminology: Terminology) -> tuple[str, str] | None:
-    loinc_systems = terminology.system_names("loinc")
+    analyte_by_coding = terminology.analyte_by_loinc_coding
     for coding in codings(observation.get("code")):
-        if coding.get("system") not in loinc_systems:
-            continue
-        analyte = terminology.analyte_of_loinc(coding["code"])
+        analyte = analyte_by_coding.get((coding.get("system"), coding["code"]))
         if analyte in _RECENCY_PARAMETER:
             return analyte, coding["code"]
     return None

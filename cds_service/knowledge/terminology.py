@@ -213,6 +213,13 @@ class Terminology(_Model):
         return self._analyte_by_loinc.get(loinc)
 
     @cached_property
+    def analyte_by_loinc_coding(self) -> dict[tuple[str, str], str]:
+        """(system URI, LOINC code) → assessed analyte, for every URI naming LOINC: one look-up
+        per coding of every Observation of every invocation (hot path)."""
+        loinc_uris = self.system_names("loinc")
+        return {(uri, code): key for code, key in self._analyte_by_loinc.items() for uri in loinc_uris}
+
+    @cached_property
     def _analyte_by_loinc(self) -> dict[str, str]:
         """Built once: every Observation of every invocation is looked up here (hot path)."""
         index: dict[str, str] = {}
