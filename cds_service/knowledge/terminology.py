@@ -213,7 +213,7 @@ class Terminology(_Model):
         return self._analyte_by_loinc.get(loinc)
 
     @cached_property
-    def analyte_by_loinc_coding(self) -> dict[tuple[str, str], str]:
+    def analyte_by_loinc_coding(self) -> dict[tuple[object, object], str]:
         """(system URI, LOINC code) → assessed analyte, for every URI naming LOINC: one look-up
         per coding of every Observation of every invocation (hot path)."""
         loinc_uris = self.system_names("loinc")
