@@ -451,7 +451,10 @@ def _first_character(source: str) -> int | None:
     engine then skips at once to where that character stands, not trying the others)."""
     if _PARSER is None:  # pragma: no cover - another implementation: none known
         return None
-    first = _PARSER.parse(source).data[:1]
+    try:
+        first = _PARSER.parse(source).data[:1]
+    except Exception:  # an unexpected parse: none known (then scanned at word starts)
+        return None
     return first[0][1] if first and getattr(first[0][0], "name", "") == "LITERAL" else None
 
 
