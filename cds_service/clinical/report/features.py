@@ -212,7 +212,7 @@ def _patterns(
     for item in described:
         intrinsic = _intrinsic(item.lesion, lexicons, "patterns")
         for hit in item.sentence.within(item.sentence.patterns, item.clause):
-            for kind in hit.kinds:
+            for kind in sorted(hit.kinds):
                 level, name = kind.split(":", 1)
                 if level in found and name not in intrinsic and item.sentence.judge(hit).counts:
                     found[level].add(name)
@@ -307,7 +307,7 @@ def read_history(sentences: Sequence[Sentence], evidence: Evidence) -> frozenset
         for hit in sentence.history:
             if sentence.judge(hit).counts:
                 found |= hit.kinds
-                for kind in hit.kinds:
+                for kind in sorted(hit.kinds):
                     evidence.add(f"history {kind}", sentence)
     return frozenset(found)
 
