@@ -28,17 +28,32 @@ class WriterLock:
         self._descriptor: int | None = None  # opened on first use, in the process that writes
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._threads:
+    def held(self, *, wait: bool = True) -> Iterator[bool]:
+        """Held for the block (True). With ``wait=False`` the block gets False at once when
+        another writer, in this process or another, has the lock."""
+        if not self._threads.acquire(blocking=wait):
+            yield False
+            return
+        try:
             if self._lock_file is None:
-                yield
+                yield True
                 return
             descriptor = self._open()
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(descriptor, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    @property
+    def guards_a_file(self) -> bool:
+        return self._lock_file is not None
 
     def close(self) -> None:
         with self._threads:
